@@ -1,0 +1,36 @@
+# Brain - `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8080
+HOST   ?= 127.0.0.1
+WORKERS ?= 1
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install Brain with its test tools
+
+run: $(STAMP) ## Serve on the embedded default (PORT=8080 HOST=127.0.0.1 WORKERS=1)
+	$(BIN)/brain serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(STAMP) ## Run the whole test suite (starts its own PostgreSQL and Redis)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## Ruff: lint and formatting
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
+
+bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
+	$(BIN)/python scripts/bench.py
+
+clean: ## Remove the virtualenv and caches (keeps .brain data)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Brain: shared memory and message bus for teams of AI agents."""

@@ -1,0 +1,53 @@
+"""Agent registry rules."""
+
+from __future__ import annotations
+
+from brain import db, errors, fields, http
+from brain.agents import repository
+from brain.agents.schemas import AgentIn
+
+
+class AgentService:
+    def __init__(self, database: db.Database, max_metadata_bytes: int) -> None:
+        self.db = database
+        self.max_metadata_bytes = max_metadata_bytes
+
+    async def register(self, workspace: str, agent_id: str, data: AgentIn) -> tuple[bytes, bool]:
+        """Create or replace a registration; True when it is new."""
+        fields.agent_id(agent_id)
+        metadata = fields.context_size(data.metadata, self.max_metadata_bytes, field="metadata")
+        row = await repository.upsert(
+            self.db,
+            {
+                "workspace": workspace,
+                "id": agent_id,
+                "name": data.name,
+                "role": data.role,
+                "capabilities": fields.unique(data.capabilities),
+                "metadata": metadata.decode(),
+            },
+        )
+        return row["body"].encode(), bool(row["created"])
+
+    async def get(self, workspace: str, agent_id: str) -> bytes:
+        body = await repository.get(self.db, workspace, fields.agent_id(agent_id))
+        if body is None:
+            raise errors.NotFound(f"agent {agent_id} is not registered")
+        return body.encode()
+
+    async def list(self, workspace: str, limit: int, cursor: str | None) -> bytes:
+        """Agents by id; `cursor` is the last id of the previous page."""
+        if cursor is not None:
+            fields.agent_id(cursor, field="cursor")
+        rows = await repository.page(self.db, workspace, cursor, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return http.page_body([r["body"] for r in rows], rows[-1]["id"] if more else None)
+
+    async def delete(self, workspace: str, agent_id: str) -> None:
+        """Remove the registration; the agent's memories stay (they are shared knowledge)."""
+        if not await repository.delete(self.db, workspace, fields.agent_id(agent_id)):
+            raise errors.NotFound(f"agent {agent_id} is not registered")
+
+    async def count(self, workspace: str) -> int:
+        return await repository.count(self.db, workspace)

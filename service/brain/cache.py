@@ -1,0 +1,253 @@
+"""Redis write-through cache for single memories and query results.
+
+Invalidation is O(1) per write and needs no key scan. Each workspace has one Redis hash of counters
+(`keys.generations`): `epoch` (everything), `del` (deletions), `all` (any write) and `a:<agent>` (a
+write by that agent). A cache entry stores the counters it depends on, read *before* the database
+was; a lookup reads the current counters in the same round trip and uses the entry only if they are
+unchanged. A write bumps its counters before it is acknowledged, so no read after the acknowledgement
+can match an entry computed before the write.
+
+Redis unavailable means bypass (G6): lookups and fills are skipped for a second at a time, counted,
+and logged once per outage. Writes acknowledged meanwhile could not bump their counters, so when
+Redis answers again the epoch is bumped before the cache is used, which retires every older entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from redis.exceptions import RedisError
+
+from brain import keys, metrics
+from brain.redis_client import Client
+
+log = logging.getLogger("brain.cache")
+
+Outcome = Literal["hit", "miss", "bypass", "written"]
+RETRY_SECONDS = 1.0
+_SEP = b"\n"
+
+
+class Lookup:
+    """The result of a cache lookup: the body on a hit, and the token a fill must carry."""
+
+    __slots__ = ("body", "outcome", "token")
+
+    def __init__(self, outcome: Outcome, body: bytes | None = None, token: bytes = b"") -> None:
+        self.outcome = outcome
+        self.body = body
+        self.token = token
+
+
+BYPASS = Lookup("bypass")
+
+
+def _token(values: Sequence[bytes | None]) -> bytes:
+    return b":".join(v or b"0" for v in values)
+
+
+class Cache:
+    """The cache of one service process."""
+
+    def __init__(self, client: Client | None, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_ms = ttl_seconds * 1000
+        self._down = client is None
+        self._retry_at = 0.0
+        self._recover_lock = asyncio.Lock()
+
+    @property
+    def available(self) -> bool:
+        return not self._down
+
+    # -- health -----------------------------------------------------------------------------
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._down:
+            log.warning("redis unavailable, cache bypassed until it answers: %s", exc)
+            metrics.REDIS_OUTAGES.inc()
+            metrics.DEPENDENCY_UP.labels("redis").set(0)
+        self._down = True
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+
+    async def _usable(self, workspace: str, *, quiet: bool = False) -> bool:
+        """False while Redis is down; on its return, retire all entries before using it."""
+        if not self._down:
+            return True
+        if self.client is None or time.monotonic() < self._retry_at:
+            return False
+        async with self._recover_lock:
+            if not self._down:
+                return True
+            try:
+                await self.client.hincrby(keys.generations(workspace), "epoch", 1)
+            except RedisError as exc:
+                self._failed(exc)
+                return False
+            self._down = False
+            metrics.DEPENDENCY_UP.labels("redis").set(1)
+            if not quiet:
+                log.warning("redis answers again, cache epoch bumped and cache in use")
+            return True
+
+    async def start(self, workspace: str) -> None:
+        """At process start: retire entries that a crashed process may have left stale."""
+        if self.client is None:
+            return
+        self._down = True
+        self._retry_at = 0.0
+        if not await self._usable(workspace, quiet=True):
+            log.warning("redis unavailable at start-up, cache bypassed until it answers")
+
+    async def ping(self, workspace: str) -> bool:
+        """True when Redis answers now (and, if it was down, the cache is back in use)."""
+        if self.client is None:
+            return False
+        try:
+            await self.client.ping()
+        except RedisError as exc:
+            self._failed(exc)
+            return False
+        self._retry_at = 0.0
+        return await self._usable(workspace)
+
+    async def watch(self, workspace: str, interval: float = RETRY_SECONDS) -> None:
+        """Background task: probe Redis while it is down, so recovery needs no traffic."""
+        while True:
+            await asyncio.sleep(interval)
+            await self._usable(workspace)
+
+    # -- lookups and fills --------------------------------------------------------------------
+
+    async def _lookup(self, workspace: str, key: str, fields: Sequence[str]) -> Lookup:
+        if not await self._usable(workspace) or self.client is None:
+            metrics.CACHE_REQUESTS.labels("bypass").inc()
+            return BYPASS
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hmget(keys.generations(workspace), list(fields))
+            pipe.get(key)
+            pipe.hincrby(keys.cache_stats(workspace), "lookups", 1)
+            counters, value, _ = await pipe.execute()
+        except RedisError as exc:
+            self._failed(exc)
+            metrics.CACHE_REQUESTS.labels("bypass").inc()
+            return BYPASS
+        token = _token(counters)
+        if value is not None:
+            stored_token, _, body = value.partition(_SEP)
+            if stored_token == token:
+                metrics.CACHE_REQUESTS.labels("hit").inc()
+                return Lookup("hit", body, token)
+        metrics.CACHE_REQUESTS.labels("miss").inc()
+        return Lookup("miss", None, token)
+
+    async def _fill(
+        self, workspace: str, key: str, token: bytes, body: bytes, ttl_ms: int, *, miss: bool
+    ) -> None:
+        if self._down or self.client is None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            if ttl_ms > 0:
+                pipe.set(key, token + _SEP + body, px=ttl_ms)
+            if miss:
+                pipe.hincrby(keys.cache_stats(workspace), "misses", 1)
+            await pipe.execute()
+        except RedisError as exc:
+            self._failed(exc)
+
+    def ttl_for(self, expiries: Iterable[float | None], now: float) -> int:
+        """Milliseconds an entry may live: the TTL, cut short by the first expiry it holds (G4)."""
+        ttl = self.ttl_ms
+        for expires in expiries:
+            if expires is not None:
+                ttl = min(ttl, int((expires - now) * 1000))
+        return ttl
+
+    async def get_memory(self, workspace: str, memory_id: str) -> Lookup:
+        """A single memory depends only on deletions and the epoch (memories are immutable)."""
+        return await self._lookup(workspace, keys.memory(workspace, memory_id), ("epoch", "del"))
+
+    async def put_memory(
+        self, workspace: str, memory_id: str, lookup: Lookup, body: bytes, expires: float | None
+    ) -> None:
+        """Fill after a miss (`lookup` from `get_memory`) or after a write (from `invalidate`)."""
+        if lookup.outcome not in ("miss", "written"):
+            return
+        ttl = self.ttl_for([expires], time.time())
+        key = keys.memory(workspace, memory_id)
+        await self._fill(workspace, key, lookup.token, body, ttl, miss=lookup.outcome == "miss")
+
+    @staticmethod
+    def _query_fields(agent_ids: Sequence[str] | None) -> list[str]:
+        if not agent_ids:
+            return ["epoch", "all"]
+        return ["epoch", *(f"a:{a}" for a in sorted(set(agent_ids)))]
+
+    async def get_query(self, workspace: str, digest: str, agent_ids: Sequence[str] | None) -> Lookup:
+        """A query result depends on writes by the agents it filters on (or by anyone)."""
+        return await self._lookup(
+            workspace, keys.query(workspace, digest), self._query_fields(agent_ids)
+        )
+
+    async def put_query(
+        self, workspace: str, digest: str, lookup: Lookup, body: bytes, expiries: Iterable[float | None]
+    ) -> None:
+        if lookup.outcome != "miss":
+            return
+        ttl = self.ttl_for(expiries, time.time())
+        await self._fill(workspace, keys.query(workspace, digest), lookup.token, body, ttl, miss=True)
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    async def invalidate(self, workspace: str, agent_ids: Iterable[str], *, deleted: bool) -> Lookup:
+        """Retire entries a write by these agents could change: one HINCRBY per counter, one key.
+
+        Returns what a write-through fill of a single memory must carry (or BYPASS).
+        """
+        fields = ["all", *(f"a:{a}" for a in set(agent_ids))]
+        return await self._bump(workspace, [*fields, "del"] if deleted else fields)
+
+    async def invalidate_all(self, workspace: str) -> None:
+        """Retire every entry of the workspace (clear)."""
+        await self._bump(workspace, ["epoch"])
+
+    async def _bump(self, workspace: str, fields: list[str]) -> Lookup:
+        if not await self._usable(workspace) or self.client is None:
+            return BYPASS  # the epoch is bumped when Redis answers again
+        gens = keys.generations(workspace)
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            for field in fields:
+                pipe.hincrby(gens, field, 1)
+            pipe.hmget(gens, ["epoch", "del"])
+            *_, counters = await pipe.execute()
+        except RedisError as exc:
+            self._failed(exc)
+            return BYPASS
+        return Lookup("written", token=_token(counters))
+
+    # -- figures ------------------------------------------------------------------------------
+
+    async def counts(self, workspace: str) -> dict[str, int] | None:
+        """Hits and misses across all service processes, or None while Redis is down."""
+        if not await self._usable(workspace) or self.client is None:
+            return None
+        try:
+            raw = await self.client.hmget(keys.cache_stats(workspace), ["lookups", "misses"])
+        except RedisError as exc:
+            self._failed(exc)
+            return None
+        lookups, misses = (int(v or 0) for v in raw)
+        return {"hits": max(lookups - misses, 0), "misses": misses}
+
+    async def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(RedisError):
+                await self.client.aclose()

@@ -1,0 +1,161 @@
+"""`brain serve | migrate | cleanup`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from brain import embedded, errors, logs, migrate
+from brain.settings import Settings
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except errors.ConfigError as exc:
+        _say(f"brain: {exc}")
+        raise SystemExit(2) from None
+
+
+def _banner(stack: embedded.Stack, settings: Settings) -> None:
+    lines = ["Brain embedded default - for development only, not for production."]
+    lines.append(f"  data dir:   {stack.data_dir}")
+    if stack.postgres is not None:
+        lines.append(f"  postgresql: {settings.database_url}  (log: {stack.postgres.pgdata / 'log'})")
+    if stack.redis is not None:
+        lines.append(f"  redis:      {settings.redis_url}  (AOF everysec in {stack.redis.directory})")
+    if stack.settings.admin_token is None:
+        lines.append(f"  admin token: {settings.admin_token}  (kept in {stack.data_dir / 'admin_token'})")
+    _say("\n".join(lines))
+
+
+def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
+    assert settings.database_url is not None
+    if stack is not None and stack.postgres is not None:
+        for mig in migrate.apply(settings.database_url):
+            _say(f"applied migration {mig.version:04d}_{mig.name}")
+        return
+    missing = migrate.pending(settings.database_url)
+    if missing:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
+        raise migrate.MigrationError(f"the database lacks migrations {names}: run `brain migrate`")
+
+
+def worker_app():  # noqa: ANN201 - the ASGI app, for uvicorn's --factory
+    """Factory for worker processes: they end when `brain serve` ends, even by `kill -9`."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    from brain import app
+
+    return app.from_env()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    stack = embedded.Stack(settings) if settings.embedded else None
+    try:
+        if stack is not None:
+            settings = stack.start()
+            _banner(stack, settings)
+            os.environ.update(
+                BRAIN_DATABASE_URL=str(settings.database_url),
+                BRAIN_REDIS_URL=str(settings.redis_url),
+                BRAIN_ADMIN_TOKEN=str(settings.admin_token),
+            )
+        elif settings.admin_token is None:
+            _say("brain: BRAIN_ADMIN_TOKEN is required when the database and Redis are external")
+            return 2
+        _ensure_schema(settings, stack)
+        _say(f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))")
+        uvicorn.run(
+            "brain.cli:worker_app" if args.workers > 1 else "brain.app:from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+        return 0
+    except migrate.MigrationError as exc:
+        _say(f"brain: {exc}")
+        return 1
+    finally:
+        if stack is not None:
+            stack.stop()
+
+
+def run_migrate(_: argparse.Namespace) -> int:
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    stack = embedded.Stack(settings) if settings.database_url is None else None
+    if stack is not None:
+        settings = stack.start(with_redis=False)
+    try:
+        assert settings.database_url is not None
+        applied = migrate.apply(settings.database_url)
+    except migrate.MigrationError as exc:
+        _say(f"brain: {exc}")
+        return 1
+    finally:
+        if stack is not None:
+            stack.stop(all_servers=False)
+    _say(f"applied {len(applied)} migration(s)" if applied else "schema is up to date")
+    return 0
+
+
+def cleanup(_: argparse.Namespace) -> int:
+    """Delete expired data once (for a CronJob); prints what it did as JSON."""
+    from brain import app
+
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    stack = embedded.Stack(settings) if settings.embedded else None
+    if stack is not None:
+        settings = stack.start()
+
+    async def once() -> dict[str, int]:
+        application = app.create_app(settings)
+        async with application.lifespan():
+            return await application.state.admin.cleanup(settings.workspace)  # type: ignore[no-any-return]
+
+    try:
+        print(json.dumps(asyncio.run(once())))
+    finally:
+        if stack is not None:
+            stack.stop(all_servers=False)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="brain", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="serve the HTTP API")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8080)
+    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve_cmd.set_defaults(run=serve)
+    commands.add_parser("migrate", help="apply missing SQL migrations").set_defaults(run=run_migrate)
+    commands.add_parser("cleanup", help="delete expired data").set_defaults(run=cleanup)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""PostgreSQL access: named SQL blocks, the connection pools, and driver errors translated once."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, LiteralString, cast
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from brain import errors
+
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+_BLOCK = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def load_queries(path: Path) -> dict[str, LiteralString]:
+    """Read a `.sql` file of `-- name: x` blocks into a dict of statements."""
+    text = path.read_text(encoding="utf-8")
+    marks = list(_BLOCK.finditer(text))
+    if not marks:
+        raise ValueError(f"{path} has no '-- name:' blocks")
+    queries: dict[str, LiteralString] = {}
+    for mark, nxt in zip(marks, [*marks[1:], None], strict=True):
+        body = text[mark.end() : nxt.start() if nxt else len(text)].strip()
+        if mark["name"] in queries:
+            raise ValueError(f"{path}: query {mark['name']!r} defined twice")
+        queries[mark["name"]] = cast(LiteralString, body)
+    return queries
+
+
+def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> psycopg_pool.AsyncConnectionPool:
+    """A closed pool of autocommit, dict-row connections; the caller opens it."""
+
+    async def configure(conn: Conn) -> None:
+        # Queries keep optional filters in static SQL ("x IS NULL OR ..."): plan each execution
+        # with its real parameters so that those filters fold away and indexes are used.
+        # UTC: timestamps rendered to JSON by PostgreSQL (memory_json) come out in UTC.
+        await conn.execute(
+            "SET plan_cache_mode = force_custom_plan; SET statement_timeout = '15s';"
+            " SET TimeZone = 'UTC'"
+        )
+
+    return psycopg_pool.AsyncConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name=name,
+        timeout=5.0,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        configure=configure,
+        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
+    )
+
+
+class Database:
+    """The primary pool and, when replicas are configured, a pool for lag-tolerant reads."""
+
+    def __init__(
+        self,
+        primary: psycopg_pool.AsyncConnectionPool,
+        replica: psycopg_pool.AsyncConnectionPool | None = None,
+    ) -> None:
+        self.primary = primary
+        self.replica = replica or primary
+
+    @contextlib.asynccontextmanager
+    async def connection(self, *, read_only: bool = False) -> AsyncIterator[Conn]:
+        """A pooled connection; driver errors leave as Brain errors."""
+        chosen = self.replica if read_only else self.primary
+        with translated():
+            async with chosen.connection() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A connection inside one transaction on the primary, committed when the block ends."""
+        with translated():
+            async with self.primary.connection() as conn, conn.transaction():
+                yield conn
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        """Raise `errors.Unavailable` unless the primary answers within `timeout` seconds."""
+        with translated():
+            async with self.primary.connection(timeout=timeout) as conn:
+                await conn.execute("SELECT 1")
+
+
+@contextlib.contextmanager
+def translated() -> Any:
+    """Map psycopg's errors to Brain's (STYLE.md: once, in the adapter)."""
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        raise errors.Conflict("A record with this identity already exists") from exc
+    except (pg_errors.CheckViolation, pg_errors.NotNullViolation) as exc:
+        raise errors.Invalid(f"Rejected by the database: {exc.diag.message_primary}") from exc
+    except pg_errors.QueryCanceled as exc:
+        raise errors.Unavailable("The database took too long to answer", retry_after=2) from exc
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        raise errors.Unavailable("PostgreSQL is unavailable", retry_after=2) from exc

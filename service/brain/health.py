@@ -1,0 +1,36 @@
+"""Liveness and readiness (open routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, Router, get
+from litestar.datastructures import State
+
+from brain import errors, metrics
+
+
+@get("/live", summary="The process answers")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", summary="Dependencies answer: 503 when PostgreSQL fails, degraded when Redis does")
+async def ready(state: State) -> Response[dict[str, Any]]:
+    """PostgreSQL down: 503 (nothing works). Redis down: 200 "degraded" naming redis, because the
+    memory API still works (G6) and an orchestrator must keep sending it traffic."""
+    try:
+        await state.db.ping()
+        postgres = "up"
+    except errors.Unavailable as exc:
+        postgres = f"down: {exc.detail}"
+    redis = "up" if await state.cache.ping(state.settings.workspace) else "down"
+    metrics.DEPENDENCY_UP.labels("postgres").set(1 if postgres == "up" else 0)
+    metrics.DEPENDENCY_UP.labels("redis").set(1 if redis == "up" else 0)
+    if postgres != "up":
+        return Response({"status": "unavailable", "postgres": postgres, "redis": redis}, status_code=503)
+    status = "ok" if redis == "up" else "degraded"
+    return Response({"status": status, "postgres": postgres, "redis": redis}, status_code=200)
+
+
+router = Router("/health", route_handlers=[live, ready], tags=["operations"])

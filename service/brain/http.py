@@ -1,0 +1,23 @@
+"""Small helpers for handlers that answer with JSON rendered elsewhere (PostgreSQL, the cache)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import MediaType, Response
+
+CACHE_HEADER = "X-Brain-Cache"
+
+
+def raw_json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def cached(body: bytes, outcome: str) -> Response[bytes]:
+    """A 200 carrying `X-Brain-Cache: hit|miss|bypass`."""
+    return raw_json(body, headers={CACHE_HEADER: outcome})
+
+
+def page_body(bodies: list[str], next_cursor: str | None) -> bytes:
+    """`{"items": [...], "next_cursor": ...}` from rows already rendered as JSON by PostgreSQL."""
+    items = ",".join(bodies).encode()
+    return b'{"items":[' + items + b'],"next_cursor":' + msgspec.json.encode(next_cursor) + b"}"

@@ -1,0 +1,1 @@
+"""Memories: context records with tags, importance and expiry."""

@@ -1,0 +1,63 @@
+"""SQL for memories (queries.sql beside this file)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from brain import db
+
+SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
+CLEANUP_BATCH = 5000
+
+
+async def insert(conn: db.Conn, params: dict[str, Any]) -> dict[str, Any]:
+    cur = await conn.execute(SQL["insert"], params)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get(database: db.Database, workspace: str, memory_id: uuid.UUID) -> dict[str, Any] | None:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["get"], {"workspace": workspace, "id": memory_id})
+        return await cur.fetchone()
+
+
+async def delete(database: db.Database, workspace: str, memory_id: uuid.UUID) -> str | None:
+    """Delete a live memory; return its agent id, or None if there was none."""
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["delete"], {"workspace": workspace, "id": memory_id})
+        row = await cur.fetchone()
+    return None if row is None else str(row["agent_id"])
+
+
+async def query(database: db.Database, order: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL[f"query_{order}"], params)
+        return await cur.fetchall()
+
+
+async def count_by_agent(database: db.Database, workspace: str) -> list[dict[str, Any]]:
+    async with database.connection(read_only=True) as conn:
+        cur = await conn.execute(SQL["count_by_agent"], {"workspace": workspace})
+        return await cur.fetchall()
+
+
+async def delete_expired(database: db.Database, workspace: str) -> int:
+    """Delete expired rows in batches (short transactions); return how many."""
+    total = 0
+    async with database.connection() as conn:
+        while True:
+            cur = await conn.execute(
+                SQL["delete_expired"], {"workspace": workspace, "batch": CLEANUP_BATCH}
+            )
+            total += cur.rowcount
+            if cur.rowcount < CLEANUP_BATCH:
+                return total
+
+
+async def delete_all(conn: db.Conn, workspace: str) -> int:
+    cur = await conn.execute(SQL["delete_all"], {"workspace": workspace})
+    return cur.rowcount

@@ -1,0 +1,36 @@
+"""Request bodies of the memory routes; msgspec checks shapes and limits as it decodes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from brain import fields
+
+
+class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A memory to store. `ttl_seconds` and `expires_at` are alternatives; neither = no expiry."""
+
+    agent_id: fields.AgentId
+    context: fields.Context
+    tags: fields.Tags = []
+    importance: fields.Importance = 0.5
+    ttl_seconds: fields.TtlSeconds | None = None
+    expires_at: fields.Timestamp | None = None
+
+
+class QueryIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A memory query. No agent filter = across all agents."""
+
+    agent_id: fields.AgentId | None = None
+    agent_ids: fields.AgentIds | None = None
+    tags: fields.Tags | None = None
+    match: Literal["any", "all"] = "any"
+    min_importance: fields.Importance | None = None
+    since: fields.Timestamp | None = None
+    until: fields.Timestamp | None = None
+    text: fields.SearchText | None = None
+    order: Literal["recent", "importance"] = "recent"
+    limit: fields.PageSize = 20
+    cursor: str | None = None

@@ -1,0 +1,148 @@
+"""Memory rules: validation beyond shapes, transactions, idempotency and the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+import msgspec
+
+from brain import cache, db, errors, fields, http, idempotency, metrics, pagination
+from brain.memory import repository
+from brain.memory.schemas import MemoryIn, QueryIn
+
+Page = tuple[bytes, cache.Outcome]
+
+
+def _expiry(row: dict[str, Any]) -> float | None:
+    expires = row["expires_at"]
+    return None if expires is None else expires.timestamp()
+
+
+class QueryPlan:
+    """A query normalised once: SQL parameters, the cursor scope and the cache digest."""
+
+    def __init__(self, q: QueryIn, workspace: str) -> None:
+        if q.agent_id is not None and q.agent_ids is not None:
+            raise errors.Invalid("give agent_id or agent_ids, not both", field="agent_ids")
+        if q.since is not None and q.until is not None and q.since >= q.until:
+            raise errors.Invalid("until must be later than since", field="until")
+        agents = [q.agent_id] if q.agent_id else sorted(set(q.agent_ids)) if q.agent_ids else None
+        tags = sorted(set(q.tags)) if q.tags else None
+        self.order = q.order
+        self.agent_ids = agents
+        self.limit = q.limit
+        self.params: dict[str, Any] = {
+            "workspace": workspace,
+            "agent_ids": agents,
+            "tags_any": tags if q.match == "any" else None,
+            "tags_all": tags if q.match == "all" else None,
+            "min_importance": q.min_importance,
+            "since": q.since,
+            "until": q.until,
+            "text": q.text,
+            "limit": q.limit + 1,  # one more row tells whether there is a next page
+            "after_created_at": None,
+            "after_id": None,
+            "after_importance": None,
+        }
+        filters = [q.order, agents, tags, q.match, q.min_importance, q.since, q.until, q.text]
+        self.scope = hashlib.blake2b(msgspec.json.encode(filters), digest_size=12).hexdigest()
+        if q.cursor is not None:
+            position = pagination.decode(q.cursor, self.scope)
+            if (q.order == "importance") != (position.importance is not None):
+                raise errors.Invalid("cursor belongs to a different order", field="cursor")
+            self.params["after_created_at"] = position.created_at
+            self.params["after_id"] = position.id
+            self.params["after_importance"] = position.importance
+        page = msgspec.json.encode([self.scope, q.limit, q.cursor])
+        self.digest = hashlib.blake2b(page, digest_size=16).hexdigest()
+
+    def cursor_after(self, row: dict[str, Any]) -> str:
+        importance = row["importance"] if self.order == "importance" else None
+        position = pagination.Position(self.scope, row["created_at"], row["id"], importance)
+        return pagination.encode(position)
+
+
+class MemoryService:
+    def __init__(self, database: db.Database, memo: cache.Cache, max_context_bytes: int) -> None:
+        self.db = database
+        self.cache = memo
+        self.max_context_bytes = max_context_bytes
+
+    async def store(self, workspace: str, data: MemoryIn, key: str | None) -> idempotency.Answer:
+        """Commit a memory (G1), retire cached results it changes, then answer 201."""
+        context = fields.context_size(data.context, self.max_context_bytes)
+        if data.ttl_seconds is not None and data.expires_at is not None:
+            raise errors.Invalid("give ttl_seconds or expires_at, not both", field="expires_at")
+        if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
+            raise errors.Invalid("expires_at must be in the future", field="expires_at")
+        key = idempotency.check_key(key)
+        params = {
+            "workspace": workspace,
+            "agent_id": data.agent_id,
+            "context": context.decode(),
+            "tags": fields.unique(data.tags),
+            "importance": data.importance,
+            "expires_at": data.expires_at,
+            "ttl_seconds": data.ttl_seconds,
+        }
+        written: dict[str, Any] = {}
+
+        async def write(conn: db.Conn) -> idempotency.Answer:
+            row = await repository.insert(conn, params)
+            written.update(row)
+            return idempotency.Answer(201, row["body"].encode())
+
+        request_hash = idempotency.fingerprint("POST /v1/memories", msgspec.json.encode(data))
+        answer = await idempotency.run(self.db, workspace, key, request_hash, write)
+        if not answer.replayed:
+            metrics.MEMORIES_WRITTEN.inc()
+            token = await self.cache.invalidate(workspace, [data.agent_id], deleted=False)
+            memory_id = msgspec.json.decode(answer.body)["id"]
+            await self.cache.put_memory(workspace, memory_id, token, answer.body, _expiry(written))
+        return answer
+
+    async def get(self, workspace: str, memory_id: uuid.UUID) -> Page:
+        lookup = await self.cache.get_memory(workspace, str(memory_id))
+        if lookup.body is not None:
+            return lookup.body, lookup.outcome
+        row = await repository.get(self.db, workspace, memory_id)
+        if row is None:
+            raise errors.NotFound(f"memory {memory_id} does not exist or has expired")
+        body = row["body"].encode()
+        await self.cache.put_memory(workspace, str(memory_id), lookup, body, _expiry(row))
+        return body, lookup.outcome
+
+    async def delete(self, workspace: str, memory_id: uuid.UUID) -> None:
+        agent_id = await repository.delete(self.db, workspace, memory_id)
+        if agent_id is None:
+            raise errors.NotFound(f"memory {memory_id} does not exist or has expired")
+        await self.cache.invalidate(workspace, [agent_id], deleted=True)
+
+    async def query(self, workspace: str, q: QueryIn) -> Page:
+        plan = QueryPlan(q, workspace)
+        lookup = await self.cache.get_query(workspace, plan.digest, plan.agent_ids)
+        if lookup.body is not None:
+            return lookup.body, lookup.outcome
+        rows = await repository.query(self.db, plan.order, plan.params)
+        more = len(rows) > plan.limit
+        rows = rows[: plan.limit]
+        body = http.page_body([r["body"] for r in rows], plan.cursor_after(rows[-1]) if more else None)
+        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, rows))
+        return body, lookup.outcome
+
+    async def history(self, workspace: str, agent_id: str, limit: int, cursor: str | None) -> Page:
+        """An agent's memories, newest first: the query with only that agent as filter."""
+        return await self.query(workspace, QueryIn(agent_id=agent_id, limit=limit, cursor=cursor))
+
+    async def counts(self, workspace: str) -> dict[str, Any]:
+        rows = await repository.count_by_agent(self.db, workspace)
+        by_agent = {r["agent_id"]: r["memories"] for r in rows}
+        return {"total": sum(by_agent.values()), "by_agent": by_agent}
+
+    async def cleanup(self, workspace: str) -> int:
+        """Delete expired rows (already invisible, so nothing cached changes)."""
+        return await repository.delete_expired(self.db, workspace)

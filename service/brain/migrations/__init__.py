@@ -1,0 +1,1 @@
+"""Ordered SQL migrations, applied by `brain migrate` (see `brain.migrate`)."""

@@ -1,0 +1,27 @@
+"""One place that builds Redis clients, for a single node or a Redis Cluster."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis, RedisCluster
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from brain.settings import Settings
+
+Client = Redis | RedisCluster
+
+
+def connect(settings: Settings, *, timeout: float = 0.5) -> Client:
+    """A client with short timeouts: a slow or absent Redis must not hold requests up (G6)."""
+    assert settings.redis_url is not None
+    options = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        # No silent retry: a broken connection (Redis restarted, perhaps losing its last second of
+        # AOF) must surface, so that the cache retires its entries before trusting Redis again.
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": False,
+    }
+    if settings.redis_cluster:
+        return RedisCluster.from_url(settings.redis_url, **options)
+    return Redis.from_url(settings.redis_url, health_check_interval=10, **options)

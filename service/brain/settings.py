@@ -1,0 +1,106 @@
+"""Configuration: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from brain import errors
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Brain reads from its environment (SPEC.md, "Command line and configuration")."""
+
+    database_url: str | None = None
+    """PostgreSQL URL of the primary; unset means the embedded PostgreSQL under `data_dir`."""
+    database_read_urls: tuple[str, ...] = ()
+    """Replica URLs for reads that tolerate replication lag (unused until replicas exist)."""
+    redis_url: str | None = None
+    """redis:// or rediss:// URL; unset means the embedded redis-server under `data_dir`."""
+    redis_cluster: bool = False
+    """Treat `redis_url` as one node of a Redis Cluster."""
+    admin_token: str | None = None
+    """Bearer token for /v1; unset in embedded mode means one generated and kept in `data_dir`."""
+    data_dir: Path = Path(".brain")
+    """Where the embedded servers and the generated admin token live."""
+    cache_ttl_seconds: int = 300
+    """Lifetime of a cached memory or query result."""
+    message_retention_seconds: int = 86400
+    """How long messages stay in the delivery streams."""
+    visibility_timeout_seconds: int = 30
+    """Lease of a delivered, unacknowledged message before redelivery."""
+    max_context_bytes: int = 65536
+    """Largest `context` accepted, measured as compact JSON in UTF-8."""
+    log_level: str = "INFO"
+    """Python logging level name."""
+    log_format: str = "json"
+    """`json` (one object per line) or `console`."""
+    db_pool_min: int = 2
+    """Connections each worker keeps open to PostgreSQL."""
+    db_pool_max: int = 16
+    """Most connections each worker opens to PostgreSQL."""
+    workspace: str = "default"
+    """The workspace the admin token acts in (one workspace for now)."""
+
+    @property
+    def embedded(self) -> bool:
+        """True when either server comes from the embedded default."""
+        return self.database_url is None or self.redis_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read `BRAIN_*` variables; raise `errors.ConfigError` naming a bad one."""
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int, minimum: int = 1) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise errors.ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            if value < minimum:
+                raise errors.ConfigError(f"{name} must be >= {minimum}, got {value}")
+            return value
+
+        def flag(name: str) -> bool:
+            raw = (text(name) or "false").lower()
+            if raw not in {"true", "false", "1", "0", "yes", "no"}:
+                raise errors.ConfigError(f"{name} must be true or false, got {raw!r}")
+            return raw in {"true", "1", "yes"}
+
+        log_format = (text("BRAIN_LOG_FORMAT") or "json").lower()
+        if log_format not in {"json", "console"}:
+            raise errors.ConfigError(f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}")
+        redis_url = text("BRAIN_REDIS_URL")
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise errors.ConfigError("BRAIN_REDIS_URL must start with redis://, rediss:// or unix://")
+        reads = tuple(u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip())
+        return cls(
+            database_url=text("BRAIN_DATABASE_URL"),
+            database_read_urls=reads,
+            redis_url=redis_url,
+            redis_cluster=flag("BRAIN_REDIS_CLUSTER"),
+            admin_token=text("BRAIN_ADMIN_TOKEN"),
+            data_dir=Path(text("BRAIN_DATA_DIR") or ".brain"),
+            cache_ttl_seconds=integer("BRAIN_CACHE_TTL_SECONDS", 300),
+            message_retention_seconds=integer("BRAIN_MESSAGE_RETENTION_SECONDS", 86400),
+            visibility_timeout_seconds=integer("BRAIN_VISIBILITY_TIMEOUT_SECONDS", 30),
+            max_context_bytes=integer("BRAIN_MAX_CONTEXT_BYTES", 65536, minimum=2),
+            log_level=(text("BRAIN_LOG_LEVEL") or "INFO").upper(),
+            log_format=log_format,
+            db_pool_min=integer("BRAIN_DB_POOL_MIN", 2),
+            db_pool_max=integer("BRAIN_DB_POOL_MAX", 16),
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed (used when the embedded servers fill in URLs)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,102 @@
+"""Real PostgreSQL and Redis for the tests, started on free ports in temporary directories.
+
+PostgreSQL: one server per session; migrations are applied once to a template database and each
+test gets `CREATE DATABASE ... TEMPLATE` (fast and isolated). Redis: one server per session,
+FLUSHALL before each test; tests that kill Redis start their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+import pytest
+from litestar.testing import AsyncTestClient
+
+from brain import app, embedded, migrate
+from brain.settings import Settings
+
+TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Postgres]:
+    server = embedded.Postgres(tmp_path_factory.mktemp("postgres"))
+    server.start()
+    migrate.apply(server.url("brain"))
+    server.psql("ALTER DATABASE brain WITH is_template = true", db="postgres")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Redis]:
+    server = embedded.Redis(tmp_path_factory.mktemp("redis"), appendonly=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+def fresh_database(pg: embedded.Postgres) -> str:
+    """The name of a new database cloned from the migrated template."""
+    name = f"test_{next(_numbers)}"
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE brain").format(sql.Identifier(name)))
+    return name
+
+
+@pytest.fixture
+def database_url(pg_server: embedded.Postgres) -> Iterator[str]:
+    name = fresh_database(pg_server)
+    yield pg_server.url(name)
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def redis_url(redis_server: embedded.Redis) -> str:
+    import redis
+
+    with redis.Redis.from_url(redis_server.url()) as client:
+        client.flushall()
+    return redis_server.url()
+
+
+def make_settings(database_url: str, redis_url: str | None, **changes: object) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_token=TOKEN,
+        log_format="console",
+        log_level="WARNING",
+        db_pool_min=1,
+        db_pool_max=8,
+    ).replace(**changes)
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return make_settings(database_url, redis_url)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=app.create_app(settings)) as test_client:
+        test_client.headers.update(AUTH)
+        yield test_client
+
+
+@pytest.fixture
+def db_conn(database_url: str) -> Iterator[psycopg.Connection]:
+    """A direct connection to the test's database, to check what was (not) written."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
