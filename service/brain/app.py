@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from brain import admin, auth, cache, db, errors, health, logs, redis_client
+from brain import admin, auth, cache, db, errors, health, logs, redis_client, timing
 from brain.admin import AdminService
 from brain.agents import routes as agent_routes
 from brain.agents.service import AgentService
@@ -120,6 +120,7 @@ def create_app(
         route_handlers=[api, health.router, metrics_endpoint],
         lifespan=[_lifespan(settings, pool, redis)],
         exception_handlers=errors.HANDLERS,
+        middleware=[timing.middleware],
         state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(
             title="Brain", version="1", path="/schema", render_plugins=[ScalarRenderPlugin()]

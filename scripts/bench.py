@@ -1,0 +1,824 @@
+"""`make bench`: the Brain HTTP API beside raw psycopg / redis-py baselines, printed, not asserted.
+
+The script starts its own PostgreSQL and Redis in a temporary directory and the real service
+(`brain serve`) on a free port. It measures store, get, cached query and uncached query through
+HTTP, each beside the same work done directly through psycopg or redis-py at the same concurrency,
+then the latency of sequential uncached queries at two table sizes. Client-side latencies come
+from `time.perf_counter`; "in-service" latencies from the `Server-Timing: app;dur=<ms>` header.
+Exit status: 1 when the service does not start or more than 1% of HTTP requests fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis.asyncio as aioredis
+
+from brain import db, embedded, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL = db.load_queries(ROOT / "service" / "brain" / "memory" / "queries.sql")
+WORKSPACE = "default"
+AGENTS = [f"agent-{i:02d}" for i in range(50)]
+TOPICS = [f"topic-{i}" for i in range(10)]
+TAG_POOL = [f"t{i:03d}" for i in range(200)]
+KINDS = ["observation", "decision", "plan", "result", "question"]
+ANCIENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CLEAR = {"confirm": "delete all data"}
+MAX_ERROR_SHARE = 0.01
+SESSION_SETUP = (  # what brain.db configures on the service's connections
+    "SET plan_cache_mode = force_custom_plan; SET statement_timeout = '15s'; SET TimeZone = 'UTC'"
+)
+COPY_SQL = (
+    "COPY memories (workspace, id, agent_id, context, tags, importance, created_at) FROM STDIN"
+)
+COPY_TYPES = ["text", "uuid", "text", "jsonb", "text[]", "float8", "timestamptz"]
+
+
+# -- generated data ---------------------------------------------------------------------------
+
+
+def _vocabulary(size: int) -> list[str]:
+    """Pronounceable made-up words, so that full-text search has something to match."""
+    rng = random.Random(7)
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))))
+    return sorted(words)
+
+
+VOCAB = _vocabulary(400)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Memory:
+    agent_id: str
+    context: str  # compact JSON, about 200 bytes
+    tags: list[str]
+    importance: float
+
+    def body(self) -> bytes:
+        """The POST /v1/memories request body."""
+        head = json.dumps({"agent_id": self.agent_id, "tags": self.tags})[:-1]
+        return f'{head},"importance":{self.importance},"context":{self.context}}}'.encode()
+
+    def insert_params(self) -> dict[str, Any]:
+        """The parameters of queries.sql `insert`, as the service passes them."""
+        return {
+            "workspace": WORKSPACE,
+            "agent_id": self.agent_id,
+            "context": self.context,
+            "tags": self.tags,
+            "importance": self.importance,
+            "expires_at": None,
+            "ttl_seconds": None,
+        }
+
+
+def fake_memory(rng: random.Random) -> Memory:
+    context = {
+        "kind": rng.choice(KINDS),
+        "summary": " ".join(rng.choices(VOCAB, k=16)),
+        "step": rng.randint(1, 100_000),
+        "source": "bench",
+        "confidence": round(rng.random(), 3),
+    }
+    tags = [rng.choice(TOPICS), *rng.sample(TAG_POOL, 2)]
+    compact = json.dumps(context, separators=(",", ":"))
+    return Memory(rng.choice(AGENTS), compact, tags, round(rng.random(), 4))
+
+
+def sql_for(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters the service runs for a query body (cf. QueryPlan)."""
+    tags = sorted(set(body["tags"])) if body.get("tags") else None
+    match = body.get("match", "any")
+    params = {
+        "workspace": WORKSPACE,
+        "agent_ids": [body["agent_id"]] if body.get("agent_id") else None,
+        "tags_any": tags if match == "any" else None,
+        "tags_all": tags if match == "all" else None,
+        "min_importance": body.get("min_importance"),
+        "since": body.get("since"),
+        "until": body.get("until"),
+        "text": body.get("text"),
+        "limit": body.get("limit", 20) + 1,
+        "after_created_at": None,
+        "after_id": None,
+        "after_importance": None,
+    }
+    return SQL[f"query_{body.get('order', 'recent')}"], params
+
+
+def _ancient(rng: random.Random) -> str:
+    """A `since` far before every row: no effect on the result, but a body that never repeats."""
+    return (ANCIENT + dt.timedelta(microseconds=rng.randrange(10**12))).isoformat()
+
+
+SHAPES: dict[str, Callable[[random.Random], dict[str, Any]]] = {
+    "agent + recent": lambda r: {"agent_id": r.choice(AGENTS), "since": _ancient(r)},
+    "tags any": lambda r: {"tags": r.sample(TAG_POOL, 2), "since": _ancient(r)},
+    "text search": lambda r: {"text": r.choice(VOCAB), "since": _ancient(r)},
+    "min_importance, by importance": lambda r: {
+        "min_importance": 0.5 + r.random() * 1e-6,
+        "order": "importance",
+    },
+}
+
+
+def uncached_body(rng: random.Random) -> dict[str, Any]:
+    """Agent + tag filter with a `min_importance` that never repeats (always a cache miss)."""
+    return {
+        "agent_id": rng.choice(AGENTS),
+        "tags": [rng.choice(TOPICS)],
+        "min_importance": 0.3 + rng.random() * 1e-6,
+    }
+
+
+# -- measurements -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def server_ms(header: str | None) -> float | None:
+    """The `dur` of `Server-Timing: app;dur=<ms>`."""
+    for metric in (header or "").split(","):
+        for param in metric.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key == "dur":
+                with contextlib.suppress(ValueError):
+                    return float(value)
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its direct children (uvicorn's workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = 0
+    for each in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclasses.dataclass
+class Run:
+    """Successful requests of one measurement, their latencies, and what went wrong."""
+
+    name: str
+    latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    server_ms: list[float] = dataclasses.field(default_factory=list)
+    cache: Counter[str] = dataclasses.field(default_factory=Counter)
+    errors: Counter[str] = dataclasses.field(default_factory=Counter)
+    seconds: float = 0.0
+    client_cpu: float = 0.0  # cores used by this load generator
+    service_cpu: float | None = None  # cores used by the service's processes
+
+    def record(self, ms: float, response: httpx.Response | None, expect: int) -> None:
+        if response is not None and response.status_code != expect:
+            self.errors[f"HTTP {response.status_code}"] += 1
+            return
+        self.latencies_ms.append(ms)
+        if response is not None:
+            timing = server_ms(response.headers.get("server-timing"))
+            if timing is not None:
+                self.server_ms.append(timing)
+            self.cache[response.headers.get("x-brain-cache", "none")] += 1
+
+    @property
+    def ops(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    @property
+    def error_share(self) -> float:
+        total = len(self.latencies_ms) + sum(self.errors.values())
+        return sum(self.errors.values()) / total if total else 0.0
+
+    def share(self, outcome: str) -> float | None:
+        total = sum(self.cache.values())
+        return self.cache[outcome] / total if total else None
+
+    def p(self, q: float, *, service: bool = False) -> float | None:
+        return percentile(self.server_ms if service else self.latencies_ms, q)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "requests": len(self.latencies_ms),
+            "seconds": round(self.seconds, 3),
+            "ops_per_s": round(self.ops, 1),
+            "p50_ms": self.p(50),
+            "p95_ms": self.p(95),
+            "p99_ms": self.p(99),
+            "in_service_p50_ms": self.p(50, service=True),
+            "in_service_p95_ms": self.p(95, service=True),
+            "cache": dict(self.cache),
+            "errors": dict(self.errors),
+            "client_cpu_cores": round(self.client_cpu, 2),
+            "service_cpu_cores": None if self.service_cpu is None else round(self.service_cpu, 2),
+        }
+
+
+Op = Callable[[int], Awaitable[httpx.Response | None]]
+
+
+async def measure(
+    name: str,
+    op: Op,
+    *,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    expect: int = 200,
+    service_pid: int | None = None,
+) -> Run:
+    """`concurrency` workers call `op(worker)` in a loop; requests started during warm-up are not
+    counted. An `op` answers an HTTP response (checked against `expect`) or None (a baseline)."""
+    run = Run(name)
+    started = time.perf_counter()
+    record_from = started + warmup
+    end = record_from + duration
+    cpu0, svc0 = time.process_time(), service_pid and cpu_seconds(service_pid)
+
+    async def worker(index: int) -> None:
+        while (start := time.perf_counter()) < end:
+            try:
+                response = await op(index)
+            except Exception as exc:
+                if start >= record_from:
+                    run.errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
+                continue
+            if start >= record_from:
+                run.record((time.perf_counter() - start) * 1000, response, expect)
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    finished = time.perf_counter()
+    run.seconds = finished - record_from
+    run.client_cpu = (time.process_time() - cpu0) / (finished - started)
+    if service_pid:
+        run.service_cpu = (cpu_seconds(service_pid) - svc0) / (finished - started)
+    return run
+
+
+# -- the servers --------------------------------------------------------------------------------
+
+
+class Service:
+    """`brain serve` as a subprocess against the benchmark's own PostgreSQL and Redis."""
+
+    def __init__(self, workdir: Path, database_url: str, redis_url: str, workers: int) -> None:
+        self.port = embedded.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_urlsafe(24)
+        self.log_path = workdir / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **os.environ,
+            "BRAIN_DATABASE_URL": database_url,
+            "BRAIN_REDIS_URL": redis_url,
+            "BRAIN_ADMIN_TOKEN": self.token,
+            "BRAIN_LOG_LEVEL": "WARNING",
+            "BRAIN_DATA_DIR": str(workdir / "data"),
+        }
+        self.workers = workers
+
+    def start(self, timeout: float = 90) -> None:
+        brain = Path(sys.prefix) / "bin" / "brain"
+        command = [str(brain), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*command, "--workers", str(self.workers)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        tail = self.log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the service did not become ready on {self.url}:\n{tail}")
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn stops its workers), then SIGKILL after 15 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@contextlib.contextmanager
+def servers(workdir: Path) -> Iterator[tuple[embedded.Postgres, embedded.Redis]]:
+    """Private PostgreSQL (migrated) and Redis under `workdir`, stopped on the way out."""
+    postgres = embedded.Postgres(workdir / "postgres")
+    cache = embedded.Redis(workdir / "redis")
+    try:
+        postgres.start()
+        migrate.apply(postgres.url())
+        cache.start()
+        yield postgres, cache
+    finally:
+        with contextlib.suppress(Exception):
+            cache.stop()
+        postgres.stop()
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Pair:
+    """An API measurement beside one of its baselines."""
+
+    operation: str
+    baseline: str
+    api: Run
+    base: Run
+
+    @property
+    def ratio(self) -> float | None:
+        return self.api.ops / self.base.ops if self.base.ops else None
+
+
+@dataclasses.dataclass
+class Scale:
+    """Sequential uncached queries of one shape at one table size, API and raw."""
+
+    rows: int
+    shape: str
+    api: Run
+    base: Run
+
+
+class Bench:
+    """Clients of the service, of PostgreSQL and of Redis, and the measurements made with them."""
+
+    def __init__(self, args: argparse.Namespace, service: Service, db_url: str, redis_url: str):
+        self.args = args
+        self.service = service
+        self.db_url = db_url
+        self.redis_url = redis_url
+        self.rng = random.Random(args.seed)
+        self.pairs: list[Pair] = []
+        self.scale: list[Scale] = []
+        self.notes: list[str] = []
+        self.http = httpx.AsyncClient(
+            base_url=service.url,
+            headers={"Authorization": f"Bearer {service.token}"},
+            limits=httpx.Limits(
+                max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+            ),
+            timeout=30,
+        )
+        self.redis = aioredis.Redis.from_url(redis_url, max_connections=args.concurrency * 2)
+        self.conns: list[psycopg.AsyncConnection[Any]] = []
+
+    async def open(self) -> None:
+        for _ in range(self.args.concurrency):
+            conn = await psycopg.AsyncConnection.connect(self.db_url, autocommit=True)
+            await conn.execute(SESSION_SETUP)
+            self.conns.append(conn)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.redis.aclose()
+        for conn in self.conns:
+            await conn.close()
+
+    async def run(self, name: str, op: Op, concurrency: int | None = None, **kw: Any) -> Run:
+        concurrency = concurrency or self.args.concurrency
+        kw.setdefault("duration", self.args.duration)
+        kw.setdefault("warmup", self.args.warmup)
+        run = await measure(name, op, concurrency=concurrency, service_pid=self.service_pid, **kw)
+        print(f"  {name:<46} {run.ops:9.1f} ops/s  p50 {fmt(run.p(50))} ms", flush=True)
+        return run
+
+    @property
+    def service_pid(self) -> int | None:
+        return self.service.process.pid if self.service.process else None
+
+    # -- data -----------------------------------------------------------------------------------
+
+    async def clear(self) -> None:
+        """Empty the tables, then let the service clear too (which retires its cache)."""
+        await self.conns[0].execute("TRUNCATE memories, agents, idempotency_keys")
+        response = await self.http.post("/v1/admin/clear", json=CLEAR)
+        response.raise_for_status()
+
+    async def load(self, count: int) -> list[str]:
+        """COPY `count` generated memories (created over the last 30 days); return their ids."""
+        rng, now, ids = self.rng, dt.datetime.now(dt.UTC), []
+        started = time.perf_counter()
+        conn = self.conns[0]
+        async with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
+            copy.set_types(COPY_TYPES)
+            for _ in range(count):
+                m = fake_memory(rng)
+                memory_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+                created = now - dt.timedelta(seconds=rng.random() * 30 * 86400)
+                row = (WORKSPACE, memory_id, m.agent_id, m.context, m.tags, m.importance, created)
+                await copy.write_row(row)
+                ids.append(str(memory_id))
+        await conn.execute("VACUUM ANALYZE memories")
+        cur = await conn.execute("SELECT count(*) FROM memories")
+        total = (await cur.fetchone() or [0])[0]
+        took = time.perf_counter() - started
+        print(f"  loaded {count} memories in {took:.1f} s (table: {total})", flush=True)
+        return ids
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    async def store(self) -> None:
+        memories = [fake_memory(self.rng) for _ in range(4096)]
+        bodies = [m.body() for m in memories]
+        params = [m.insert_params() for m in memories]
+        counter = iter(range(10**9))
+        json_header = {"Content-Type": "application/json"}
+
+        async def api(_: int) -> httpx.Response:
+            body = bodies[next(counter) % len(bodies)]
+            return await self.http.post("/v1/memories", content=body, headers=json_header)
+
+        async def raw(worker: int) -> None:
+            cur = await self.conns[worker].execute(SQL["insert"], params[next(counter) % 4096])
+            await cur.fetchone()
+
+        api_run = await self.run("store: POST /v1/memories", api, expect=201)
+        base_run = await self.run("store: psycopg INSERT (autocommit)", raw)
+        self.pairs.append(Pair("store", "psycopg INSERT", api_run, base_run))
+
+    async def get(self, ids: list[str]) -> None:
+        chosen = self.rng.sample(ids, min(1000, len(ids)))
+        paths = [f"/v1/memories/{i}" for i in chosen]
+        uuids = [uuid.UUID(i) for i in chosen]
+        first = await self.http.get(paths[0])
+        first.raise_for_status()
+        await self._warm(paths)
+        # The service caches "<token>\n<body>"; the token is a few bytes.
+        value = b"x" * (len(first.content) + 4)
+        await self.redis.mset({f"bench:mem:{n}": value for n in range(len(chosen))})
+        pick = self.rng.randrange
+
+        async def api(_: int) -> httpx.Response:
+            return await self.http.get(paths[pick(len(paths))])
+
+        async def cached(_: int) -> None:
+            await self.redis.get(f"bench:mem:{pick(len(chosen))}")
+
+        async def raw(worker: int) -> None:
+            params = {"workspace": WORKSPACE, "id": uuids[pick(len(uuids))]}
+            await (await self.conns[worker].execute(SQL["get"], params)).fetchone()
+
+        api_run = await self.run("get: GET /v1/memories/{id}", api)
+        redis_run = await self.run(f"get: redis GET ({len(value)} B)", cached)
+        pg_run = await self.run("get: psycopg SELECT by primary key", raw)
+        self.pairs.append(Pair("get by id", "redis GET", api_run, redis_run))
+        self.pairs.append(Pair("get by id", "psycopg SELECT pk", api_run, pg_run))
+
+    async def _warm(self, paths: list[str]) -> None:
+        """Read every path once (concurrently), so that the service has them cached."""
+        semaphore = asyncio.Semaphore(self.args.concurrency)
+
+        async def one(path: str) -> None:
+            async with semaphore:
+                (await self.http.get(path)).raise_for_status()
+
+        await asyncio.gather(*(one(p) for p in paths))
+
+    async def cached_query(self) -> None:
+        bodies = [
+            {"agent_id": AGENTS[i * 3], "tags": [TOPICS[i % len(TOPICS)]], "limit": 20}
+            for i in range(12)
+        ]
+        sizes = []
+        for body in bodies:  # the first read of each fills the cache
+            response = await self.http.post("/v1/memories/query", json=body)
+            response.raise_for_status()
+            sizes.append(len(response.content))
+        value = b"x" * (int(sum(sizes) / len(sizes)) + 4)
+        await self.redis.set("bench:query", value)
+        encoded = [json.dumps(b).encode() for b in bodies]
+        json_header = {"Content-Type": "application/json"}
+        pick = self.rng.randrange
+
+        async def api(_: int) -> httpx.Response:
+            body = encoded[pick(len(encoded))]
+            return await self.http.post("/v1/memories/query", content=body, headers=json_header)
+
+        async def raw(_: int) -> None:
+            await self.redis.get("bench:query")
+
+        api_run = await self.run("cached query: POST /v1/memories/query", api)
+        base_run = await self.run(f"cached query: redis GET ({len(value)} B)", raw)
+        self.pairs.append(Pair("cached query", "redis GET", api_run, base_run))
+        hit = api_run.share("hit") or 0.0
+        if hit < 0.99:
+            self.notes.append(f"cached query: only {hit:.1%} of answers were cache hits")
+
+    async def uncached_query(self) -> None:
+        rng = self.rng
+
+        async def api(_: int) -> httpx.Response:
+            return await self.http.post("/v1/memories/query", json=uncached_body(rng))
+
+        async def raw(worker: int) -> None:
+            statement, params = sql_for(uncached_body(rng))
+            await (await self.conns[worker].execute(statement, params)).fetchall()
+
+        api_run = await self.run("uncached query: POST /v1/memories/query", api)
+        base_run = await self.run("uncached query: psycopg SELECT", raw)
+        self.pairs.append(Pair("uncached query", "psycopg SELECT", api_run, base_run))
+        miss = api_run.share("miss") or 0.0
+        if miss < 0.99:
+            self.notes.append(f"uncached query: only {miss:.1%} of answers were cache misses")
+
+    async def scale_at(self, size: int) -> None:
+        """Sequential uncached queries of each shape at the current table size."""
+        budget = max(self.args.duration / 2, 0.5)
+        rng = self.rng
+        for shape, make in SHAPES.items():
+
+            async def api(_: int, make: Callable[..., dict[str, Any]] = make) -> httpx.Response:
+                return await self.http.post("/v1/memories/query", json=make(rng))
+
+            async def raw(_: int, make: Callable[..., dict[str, Any]] = make) -> None:
+                statement, params = sql_for(make(rng))
+                await (await self.conns[0].execute(statement, params)).fetchall()
+
+            label = f"{size // 1000}k {shape}"
+            api_run = await self.run(f"{label}: API", api, 1, duration=budget, warmup=0.3)
+            base_run = await self.run(f"{label}: psycopg", raw, 1, duration=budget, warmup=0.3)
+            self.scale.append(Scale(size, shape, api_run, base_run))
+            miss = api_run.share("miss") or 0.0
+            if miss < 0.99:
+                self.notes.append(f"{label}: only {miss:.1%} of answers were cache misses")
+
+    async def everything(self) -> None:
+        small, large = (2_000, 5_000) if self.args.quick else (10_000, 100_000)
+        print("store (empty table)", flush=True)
+        await self.store()
+        print(f"get / cached query / uncached query ({small} memories)", flush=True)
+        await self.clear()
+        ids = await self.load(small)
+        await self.get(ids)
+        await self.cached_query()
+        await self.uncached_query()
+        print("uncached query latency by table size (concurrency 1)", flush=True)
+        await self.scale_at(small)
+        await self.load(large - small)
+        await self.scale_at(large)
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def table(headers: list[str], rows: list[list[str]], left: int = 2) -> str:
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        out = [
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(out)
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+PAIR_HEADERS = (
+    "operation|baseline|API ops/s|API p50|API p95|svc p50|base ops/s|base p50|base p95|ratio"
+)
+SCALE_HEADERS = "rows|shape|n|API p50|API p95|svc p50|svc p95|raw p50|raw p95"
+
+
+def pair_row(p: Pair) -> list[str]:
+    api, base = p.api, p.base
+    latencies = [fmt(api.p(50)), fmt(api.p(95)), fmt(api.p(50, service=True), 3)]
+    return [p.operation, p.baseline, fmt(api.ops, 0), *latencies, fmt(base.ops, 0),
+            fmt(base.p(50)), fmt(base.p(95)), pct(p.ratio)]  # fmt: skip
+
+
+def scale_row(s: Scale) -> list[str]:
+    api, base = s.api, s.base
+    service = [fmt(api.p(50, service=True)), fmt(api.p(95, service=True))]
+    return [f"{s.rows:,}", s.shape, str(len(api.latencies_ms)), fmt(api.p(50)), fmt(api.p(95)),
+            *service, fmt(base.p(50)), fmt(base.p(95))]  # fmt: skip
+
+
+def report(bench: Bench, args: argparse.Namespace) -> str:
+    out = [
+        f"\nBrain benchmark - concurrency {args.concurrency}, {args.workers} service worker(s), "
+        f"{args.duration:g} s per measurement, {os.cpu_count()} CPU(s). Latencies in ms; "
+        "svc = in-service (Server-Timing); ratio = API ops/s / baseline ops/s.\n",
+        table(PAIR_HEADERS.split("|"), [pair_row(p) for p in bench.pairs]),
+        "\nuncached query latency by table size (sequential, concurrency 1):\n",
+        table(SCALE_HEADERS.split("|"), [scale_row(s) for s in bench.scale]),
+        "\nCPU (cores) of the load generator and the service, and cache outcomes, in API runs:",
+        *(
+            f"  {r.name:<44} client {r.client_cpu:.2f}  service {fmt(r.service_cpu)}  "
+            f"cache {dict(r.cache)}"
+            for r in api_runs(bench)
+        ),
+        *_errors(bench),
+        *_targets(bench),
+        *(f"note: {n}" for n in bench.notes),
+    ]
+    return "\n".join(out)
+
+
+def api_runs(bench: Bench) -> list[Run]:
+    """Each API run once (get by id has two baselines)."""
+    runs = {id(p.api): p.api for p in bench.pairs}
+    runs.update({id(s.api): s.api for s in bench.scale})
+    return list(runs.values())
+
+
+def all_runs(bench: Bench) -> list[Run]:
+    runs = {id(r): r for p in bench.pairs for r in (p.api, p.base)}
+    runs.update({id(r): r for s in bench.scale for r in (s.api, s.base)})
+    return list(runs.values())
+
+
+def _errors(bench: Bench) -> list[str]:
+    failed = [r for r in all_runs(bench) if r.errors]
+    if not failed:
+        return ["\nerrors: none"]
+    lines = ["\nerrors:"]
+    for run in failed:
+        top = ", ".join(f"{k} x{v}" for k, v in run.errors.most_common(3))
+        lines.append(f"  {run.name}: {run.error_share:.2%} ({top})")
+    return lines
+
+
+def targets(bench: Bench) -> dict[str, Any]:
+    store = next((p for p in bench.pairs if p.operation == "store"), None)
+    cached = next((p for p in bench.pairs if p.operation == "cached query"), None)
+    store_ratio = store.ratio if store else None
+    cached_p50 = cached.api.p(50, service=True) if cached else None
+    return {
+        "store_ratio": store_ratio,
+        "store_ratio_met": store_ratio is not None and store_ratio >= 0.5,
+        "cached_query_in_service_p50_ms": cached_p50,
+        "cached_query_in_service_p50_met": cached_p50 is not None and cached_p50 < 1.0,
+    }
+
+
+def _targets(bench: Bench) -> list[str]:
+    t = targets(bench)
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "NOT met"
+
+    return [
+        "\ntargets:",
+        f"  store >= 50% of the raw INSERT rate: {pct(t['store_ratio'])} -> "
+        f"{verdict(t['store_ratio_met'])}",
+        f"  cached query p50 in the service < 1 ms: "
+        f"{fmt(t['cached_query_in_service_p50_ms'], 3)} ms -> "
+        f"{verdict(t['cached_query_in_service_p50_met'])}",
+    ]
+
+
+def results(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str, Any]:
+    pairs = [
+        {"operation": p.operation, "baseline": p.baseline, "ratio": p.ratio,
+         "api": p.api.summary(), "base": p.base.summary()}
+        for p in bench.pairs
+    ]  # fmt: skip
+    scale = [
+        {"rows": s.rows, "shape": s.shape, "api": s.api.summary(), "base": s.base.summary()}
+        for s in bench.scale
+    ]  # fmt: skip
+    return {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "options": vars(args) | {"json": str(args.json)},
+        "seconds": round(seconds, 1),
+        "pairs": pairs,
+        "scale": scale,
+        "targets": targets(bench),
+        "notes": bench.notes,
+    }
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=0.5, help="uncounted seconds before each")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes")
+    parser.add_argument("--quick", action="store_true", help="2k/5k rows instead of 10k/100k")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "bench-results" / "bench.json",
+        help="also write the results here (default: bench-results/bench.json)",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+async def benchmark(
+    args: argparse.Namespace, service: Service, db_url: str, redis_url: str
+) -> Bench:
+    bench = Bench(args, service, db_url, redis_url)
+    try:
+        await bench.open()
+        await bench.everything()
+    finally:
+        await bench.close()
+    return bench
+
+
+def run_async(coro: Awaitable[Bench]) -> Bench:
+    """uvloop when available: less overhead in the load generator, as in the service."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="brain-bench-") as tmp:
+        workdir = Path(tmp)
+        with servers(workdir) as (postgres, cache):
+            service = Service(workdir, postgres.url(), cache.url(), args.workers)
+            try:
+                print(f"starting the service on {service.url} ({args.workers} workers)", flush=True)
+                service.start()
+                bench = run_async(benchmark(args, service, postgres.url(), cache.url()))
+            except RuntimeError as exc:
+                print(f"bench: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                service.stop()
+    elapsed = time.perf_counter() - started
+    print(report(bench, args))
+    print(f"\ntotal {elapsed:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results(bench, args, elapsed), indent=2) + "\n")
+        print(f"results written to {args.json}")
+    worst = max((r.error_share for r in api_runs(bench)), default=0.0)
+    if worst > MAX_ERROR_SHARE:
+        print(f"bench: {worst:.1%} of the requests of an API run failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
