@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 import pytest
 from litestar.testing import AsyncTestClient
+from psycopg import sql
 
 from brain import app, embedded, migrate
 from brain.settings import Settings
@@ -55,7 +55,9 @@ def database_url(pg_server: embedded.Postgres) -> Iterator[str]:
     name = fresh_database(pg_server)
     yield pg_server.url(name)
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture

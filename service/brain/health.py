@@ -28,7 +28,9 @@ async def ready(state: State) -> Response[dict[str, Any]]:
     metrics.DEPENDENCY_UP.labels("postgres").set(1 if postgres == "up" else 0)
     metrics.DEPENDENCY_UP.labels("redis").set(1 if redis == "up" else 0)
     if postgres != "up":
-        return Response({"status": "unavailable", "postgres": postgres, "redis": redis}, status_code=503)
+        return Response(
+            {"status": "unavailable", "postgres": postgres, "redis": redis}, status_code=503
+        )
     status = "ok" if redis == "up" else "degraded"
     return Response({"status": status, "postgres": postgres, "redis": redis}, status_code=200)
 

@@ -8,7 +8,9 @@ from litestar import MediaType, Response
 CACHE_HEADER = "X-Brain-Cache"
 
 
-def raw_json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+def raw_json(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response[bytes]:
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 

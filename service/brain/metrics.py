@@ -11,6 +11,4 @@ MEMORIES_WRITTEN = Counter("brain_memories_written", "Memories stored (committed
 DEPENDENCY_UP = Gauge(
     "brain_dependency_up", "1 when the dependency answered its last check.", ["dependency"]
 )
-REDIS_OUTAGES = Counter(
-    "brain_redis_outages", "Times the service saw Redis become unreachable."
-)
+REDIS_OUTAGES = Counter("brain_redis_outages", "Times the service saw Redis become unreachable.")

@@ -79,11 +79,17 @@ class Settings:
 
         log_format = (text("BRAIN_LOG_FORMAT") or "json").lower()
         if log_format not in {"json", "console"}:
-            raise errors.ConfigError(f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}")
+            raise errors.ConfigError(
+                f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}"
+            )
         redis_url = text("BRAIN_REDIS_URL")
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise errors.ConfigError("BRAIN_REDIS_URL must start with redis://, rediss:// or unix://")
-        reads = tuple(u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip())
+            raise errors.ConfigError(
+                "BRAIN_REDIS_URL must start with redis://, rediss:// or unix://"
+            )
+        reads = tuple(
+            u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
+        )
         return cls(
             database_url=text("BRAIN_DATABASE_URL"),
             database_read_urls=reads,

@@ -8,7 +8,12 @@ from litestar.testing import AsyncTestClient
 
 
 async def test_register_then_update(client: AsyncTestClient) -> None:
-    body = {"name": "Sales", "role": "closer", "capabilities": ["crm", "email"], "metadata": {"tz": "UTC"}}
+    body = {
+        "name": "Sales",
+        "role": "closer",
+        "capabilities": ["crm", "email"],
+        "metadata": {"tz": "UTC"},
+    }
     first = await client.put("/v1/agents/sales", json=body)
     assert first.status_code == 201
     agent = first.json()
@@ -41,7 +46,9 @@ async def test_list_and_paginate(client: AsyncTestClient) -> None:
     assert [a["id"] for a in listing["items"]] == ["alice", "bob", "carol"]
     page = (await client.get("/v1/agents", params={"limit": 2})).json()
     assert [a["id"] for a in page["items"]] == ["alice", "bob"]
-    rest = (await client.get("/v1/agents", params={"limit": 2, "cursor": page["next_cursor"]})).json()
+    rest = (
+        await client.get("/v1/agents", params={"limit": 2, "cursor": page["next_cursor"]})
+    ).json()
     assert [a["id"] for a in rest["items"]] == ["carol"]
     assert rest["next_cursor"] is None
 

@@ -8,7 +8,12 @@ from litestar.testing import AsyncTestClient
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="}, {"Authorization": "Bearer"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic dGVzdA=="},
+        {"Authorization": "Bearer"},
+    ],
 )
 async def test_v1_needs_the_admin_token(client: AsyncTestClient, headers: dict) -> None:
     client.headers.pop("Authorization")

@@ -72,9 +72,13 @@ async def test_malformed_json_is_4xx(
     assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (0,)
 
 
-async def test_oversized_request_is_413(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_oversized_request_is_413(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     huge = b'{"agent_id": "a", "context": {"x": "' + b"y" * 300_000 + b'"}}'
-    response = await client.post("/v1/memories", content=huge, headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/v1/memories", content=huge, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (0,)
 
@@ -134,7 +138,9 @@ async def test_bad_ids_in_paths(client: AsyncTestClient) -> None:
     assert response.json()["errors"][0]["field"] == "limit"
 
 
-async def test_clear_needs_the_confirmation(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_clear_needs_the_confirmation(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     await client.post("/v1/memories", json=GOOD)
     for body in ({}, {"confirm": "yes"}, {"confirm": "DELETE ALL DATA"}):
         response = await client.post("/v1/admin/clear", json=body)

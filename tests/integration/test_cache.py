@@ -100,5 +100,10 @@ def test_keys_are_cluster_safe_and_prefixed() -> None:
     assert key_slot(gens) == key_slot(stats)  # used side by side in one pipeline
     entries = {key_slot(keys.query("default", f"d{i}").encode()) for i in range(50)}
     assert len(entries) > 10  # cache entries spread over the cluster
-    for key in (gens, stats, keys.memory("default", "x").encode(), keys.query("default", "y").encode()):
+    for key in (
+        gens,
+        stats,
+        keys.memory("default", "x").encode(),
+        keys.query("default", "y").encode(),
+    ):
         assert key.startswith(b"brain:v1:")

@@ -50,7 +50,9 @@ async def test_redis_killed_then_back(database_url: str, own_redis: embedded.Red
         own_redis.kill()
 
         during = await store(client, "during the outage")
-        assert (await client.get(f"/v1/memories/{during['id']}")).headers["X-Brain-Cache"] == "bypass"
+        assert (await client.get(f"/v1/memories/{during['id']}")).headers[
+            "X-Brain-Cache"
+        ] == "bypass"
         assert await query(client) == ([during["id"], before["id"]], "bypass")
         ready = await client.get("/health/ready")
         assert ready.status_code == 200

@@ -15,7 +15,9 @@ from brain import keys
 async def test_expired_memory_disappears_everywhere_before_cleanup(
     client: AsyncTestClient, db_conn: psycopg.Connection, redis_url: str
 ) -> None:
-    keep = (await client.post("/v1/memories", json={"agent_id": "a", "context": {"k": "keep"}})).json()
+    keep = (
+        await client.post("/v1/memories", json={"agent_id": "a", "context": {"k": "keep"}})
+    ).json()
     brief = (await client.post(
         "/v1/memories", json={"agent_id": "a", "context": {"k": "brief"}, "ttl_seconds": 1}
     )).json()  # fmt: skip

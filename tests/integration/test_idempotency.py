@@ -16,7 +16,9 @@ def count(db_conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-async def test_retry_returns_the_first_answer(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_retry_returns_the_first_answer(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     headers = {"Idempotency-Key": "order-42"}
     first = await client.post("/v1/memories", json=BODY, headers=headers)
     again = await client.post("/v1/memories", json=BODY, headers=headers)
@@ -27,7 +29,9 @@ async def test_retry_returns_the_first_answer(client: AsyncTestClient, db_conn: 
     assert count(db_conn) == 1
 
 
-async def test_same_key_other_body_is_409(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_same_key_other_body_is_409(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     headers = {"Idempotency-Key": "k1"}
     assert (await client.post("/v1/memories", json=BODY, headers=headers)).status_code == 201
     other = await client.post("/v1/memories", json={**BODY, "importance": 0.9}, headers=headers)
@@ -36,13 +40,17 @@ async def test_same_key_other_body_is_409(client: AsyncTestClient, db_conn: psyc
     assert count(db_conn) == 1
 
 
-async def test_without_key_each_post_creates(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_without_key_each_post_creates(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     for _ in range(2):
         assert (await client.post("/v1/memories", json=BODY)).status_code == 201
     assert count(db_conn) == 2
 
 
-async def test_concurrent_retries_create_one(client: AsyncTestClient, db_conn: psycopg.Connection) -> None:
+async def test_concurrent_retries_create_one(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
     headers = {"Idempotency-Key": "burst"}
     answers = await asyncio.gather(
         *(client.post("/v1/memories", json=BODY, headers=headers) for _ in range(8))
@@ -56,7 +64,9 @@ async def test_rejected_write_does_not_burn_the_key(
     client: AsyncTestClient, db_conn: psycopg.Connection
 ) -> None:
     headers = {"Idempotency-Key": "retry-after-fix"}
-    bad = await client.post("/v1/memories", json={**BODY, "context": {"x": "y" * 70000}}, headers=headers)
+    bad = await client.post(
+        "/v1/memories", json={**BODY, "context": {"x": "y" * 70000}}, headers=headers
+    )
     assert bad.status_code == 413
     good = await client.post("/v1/memories", json=BODY, headers=headers)
     assert good.status_code == 201

@@ -91,7 +91,11 @@ async def test_query_filters(client: AsyncTestClient) -> None:
     assert ids(await query(client, agent_ids=["sales", "support"])) == [c["id"], a["id"]]
     assert ids(await query(client, agent_ids=["nobody"])) == []
     assert ids(await query(client, tags=["acme"])) == [b["id"], a["id"]]
-    assert ids(await query(client, tags=["acme", "globex"], match="any")) == [c["id"], b["id"], a["id"]]
+    assert ids(await query(client, tags=["acme", "globex"], match="any")) == [
+        c["id"],
+        b["id"],
+        a["id"],
+    ]
     assert ids(await query(client, tags=["acme", "lead"], match="all")) == [a["id"]]
     assert ids(await query(client, tags=["acme", "globex"], match="all")) == []
     assert ids(await query(client, min_importance=0.6)) == [c["id"], a["id"]]
@@ -161,7 +165,8 @@ async def test_cursor_from_another_query_is_rejected(client: AsyncTestClient) ->
         await store(client)
     page = await query(client, limit=1)
     response = await client.post(
-        "/v1/memories/query", json={"limit": 1, "cursor": page["next_cursor"], "order": "importance"}
+        "/v1/memories/query",
+        json={"limit": 1, "cursor": page["next_cursor"], "order": "importance"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "cursor"

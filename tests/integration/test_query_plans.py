@@ -15,7 +15,7 @@ ROWS = 100_000
 
 
 @pytest.fixture(scope="module")
-def loaded(pg_server) -> Any:  # noqa: ANN001 - the session PostgreSQL
+def loaded(pg_server) -> Any:
     from tests.conftest import fresh_database
 
     name = fresh_database(pg_server)
@@ -67,7 +67,10 @@ SHAPES = [
     ("recent", base(until=week_ago())),
     ("recent", base(text="topic77")),
     ("importance", base(text="topic77")),
-    ("recent", base(agent_ids=["agent7"], tags_any=["tag7"], min_importance=0.1, text="observation")),
+    (
+        "recent",
+        base(agent_ids=["agent7"], tags_any=["tag7"], min_importance=0.1, text="observation"),
+    ),
     ("recent", base()),
     ("importance", base()),
 ]
@@ -93,10 +96,13 @@ def test_no_sequential_scan(loaded: str, order: str, params: dict[str, Any]) -> 
 def test_second_page_uses_the_index(loaded: str) -> None:
     with psycopg.connect(loaded, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT created_at, id FROM memories ORDER BY created_at DESC, id DESC OFFSET 40 LIMIT 1"
+            "SELECT created_at, id FROM memories"
+            " ORDER BY created_at DESC, id DESC OFFSET 40 LIMIT 1"
         ).fetchone()
         assert row is not None
         params = base(agent_ids=None, after_created_at=row[0], after_id=row[1])
-        (raw,) = conn.execute("EXPLAIN (FORMAT JSON) " + repository.SQL["query_recent"], params).fetchone()  # type: ignore[misc]
+        (raw,) = conn.execute(
+            "EXPLAIN (FORMAT JSON) " + repository.SQL["query_recent"], params
+        ).fetchone()  # type: ignore[misc]
     nodes = plan_nodes(raw[0]["Plan"])
     assert any(n.get("Index Name") == "memories_recent" for n in nodes), nodes

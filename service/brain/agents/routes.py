@@ -35,7 +35,9 @@ async def index(
 
 
 @get("/agents/{agent_id:str}", summary="Get an agent")
-async def read(agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace) -> Response[bytes]:
+async def read(
+    agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace
+) -> Response[bytes]:
     return http.raw_json(await agents.get(workspace, agent_id))
 
 

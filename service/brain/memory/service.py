@@ -130,7 +130,9 @@ class MemoryService:
         rows = await repository.query(self.db, plan.order, plan.params)
         more = len(rows) > plan.limit
         rows = rows[: plan.limit]
-        body = http.page_body([r["body"] for r in rows], plan.cursor_after(rows[-1]) if more else None)
+        body = http.page_body(
+            [r["body"] for r in rows], plan.cursor_after(rows[-1]) if more else None
+        )
         await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, rows))
         return body, lookup.outcome
 

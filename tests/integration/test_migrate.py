@@ -1,0 +1,106 @@
+"""`brain migrate`: ordered files applied once, in one transaction, recorded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+
+from brain import embedded, migrate
+from tests.conftest import repo_root
+
+
+@pytest.fixture
+def empty_db(pg_server: embedded.Postgres) -> str:
+    name = f"empty_{uuid.uuid4().hex}"
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url(name)
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_apply_then_no_op(empty_db: str) -> None:
+    assert [m.version for m in migrate.pending(empty_db)] == [
+        m.version for m in migrate.available()
+    ]
+    applied = migrate.apply(empty_db)
+    assert [m.version for m in applied] == [m.version for m in migrate.available()]
+    assert {"agents", "memories", "idempotency_keys", "schema_migrations"} <= tables(empty_db)
+    assert migrate.apply(empty_db) == []
+    assert migrate.pending(empty_db) == []
+
+
+def test_every_table_has_a_workspace(empty_db: str) -> None:
+    migrate.apply(empty_db)
+    with psycopg.connect(empty_db) as conn:
+        rows = conn.execute(
+            """SELECT t.table_name FROM information_schema.tables t
+               WHERE t.table_schema = 'public' AND t.table_name <> 'schema_migrations'
+                 AND NOT EXISTS (SELECT 1 FROM information_schema.columns c
+                                 WHERE c.table_name = t.table_name
+                                   AND c.column_name = 'workspace')"""
+        ).fetchall()
+    assert rows == []
+
+
+def test_changed_history_is_refused(empty_db: str) -> None:
+    migrate.apply(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+    with pytest.raises(migrate.MigrationError, match="changed after it was applied"):
+        migrate.apply(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x')")
+        conn.execute("UPDATE schema_migrations SET checksum = %s WHERE version = 1",
+                     (migrate.available()[0].checksum,))  # fmt: skip
+    with pytest.raises(migrate.MigrationError, match="unknown to this version"):
+        migrate.pending(empty_db)
+
+
+def test_failed_migration_leaves_nothing(empty_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = migrate.available()
+    broken = migrate.Migration(9998, "broken", "CREATE TABLE half (x int); SELECT 1/0;")
+    monkeypatch.setattr(migrate, "available", lambda: [*good, broken])
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        migrate.apply(empty_db)
+    assert tables(empty_db) == set()  # one transaction: not even the first files stayed
+
+
+def test_cli(empty_db: str) -> None:
+    env = {**os.environ, "BRAIN_DATABASE_URL": empty_db, "BRAIN_LOG_FORMAT": "console"}
+    brain = [sys.executable, "-m", "brain"]
+    first = subprocess.run(
+        [*brain, "migrate"], env=env, capture_output=True, text=True, cwd=repo_root()
+    )
+    assert first.returncode == 0, first.stderr
+    assert "applied 1 migration" in first.stderr
+    again = subprocess.run(
+        [*brain, "migrate"], env=env, capture_output=True, text=True, cwd=repo_root()
+    )
+    assert again.returncode == 0
+    assert "schema is up to date" in again.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(empty_db: str, redis_url: str) -> None:
+    env = {
+        **os.environ, "BRAIN_DATABASE_URL": empty_db, "BRAIN_REDIS_URL": redis_url,
+        "BRAIN_ADMIN_TOKEN": "t",
+    }  # fmt: skip
+    port = str(embedded.free_port())
+    result = subprocess.run(
+        [sys.executable, "-m", "brain", "serve", "--port", port], env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "brain migrate" in result.stderr

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from brain import cache, errors, fields, idempotency
+
+
+@pytest.mark.parametrize(
+    ("key", "message", "field"),
+    [
+        ("agent_id", "Expected `str` matching regex", "agent_id"),
+        ("data", "Expected `int` - at `$.tags[3]`", "tags[3]"),
+        ("data", "Object missing required field `context`", "context"),
+        ("data", "Object contains unknown field `colour`", "colour"),
+        ("data", "Object missing required field `x` - at `$.inner`", "inner.x"),
+        ("tags", "Expected `str` - at `$[1]`", "tags[1]"),
+        ("limit", "Expected `int`", "limit"),
+    ],
+)
+def test_field_names(key: str, message: str, field: str) -> None:
+    assert errors._field_of(key, message)[0] == field
+
+
+def test_context_size_limit() -> None:
+    assert fields.context_size({"a": 1}, 7) == b'{"a":1}'
+    with pytest.raises(errors.TooLarge) as caught:
+        fields.context_size({"a": 10}, 7)
+    assert caught.value.field == "context" and caught.value.status == 413
+
+
+def test_agent_ids() -> None:
+    assert fields.agent_id("a.B-c_9") == "a.B-c_9"
+    for bad in ["", "a" * 65, "a b", "a/b", "é"]:
+        with pytest.raises(errors.Invalid):
+            fields.agent_id(bad)
+
+
+def test_page_size() -> None:
+    assert fields.page_size(None, 20) == 20
+    assert fields.page_size(500, 20) == 500
+    for bad in (0, 501, -1):
+        with pytest.raises(errors.Invalid):
+            fields.page_size(bad, 20)
+
+
+def test_idempotency_key_rules() -> None:
+    assert idempotency.check_key(None) is None
+    assert idempotency.check_key("a" * 255) == "a" * 255
+    for bad in ["", "a" * 256, "new\nline", "ключ"]:
+        with pytest.raises(errors.Invalid):
+            idempotency.check_key(bad)
+    assert idempotency.fingerprint("r", b"x") != idempotency.fingerprint("r", b"y")
+
+
+def test_cache_entry_lives_no_longer_than_its_first_expiry() -> None:
+    memo = cache.Cache(None, ttl_seconds=300)
+    assert memo.ttl_for([None, None], now=1000.0) == 300_000
+    assert memo.ttl_for([1002.5, None, 1100.0], now=1000.0) == 2500
+    assert memo.ttl_for([999.0], now=1000.0) <= 0  # already expired: not cached at all
+
+
+def test_problem_statuses() -> None:
+    assert errors.Unavailable(retry_after=3).headers == {"Retry-After": "3"}
+    assert errors.Unauthorized().headers["WWW-Authenticate"].startswith("Bearer")
+    assert errors.NotFound().detail == "The resource does not exist."

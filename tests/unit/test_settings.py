@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brain import errors
+from brain.settings import Settings
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.database_url is None and s.redis_url is None and s.embedded
+    assert s.data_dir == Path(".brain")
+    assert (s.cache_ttl_seconds, s.message_retention_seconds) == (300, 86400)
+    assert (s.visibility_timeout_seconds, s.max_context_bytes) == (30, 65536)
+    assert s.log_format == "json" and s.redis_cluster is False
+
+
+def test_every_variable() -> None:
+    s = Settings.from_env({
+        "BRAIN_DATABASE_URL": "postgresql://db/brain",
+        "BRAIN_DATABASE_READ_URLS": "postgresql://r1/brain, postgresql://r2/brain,",
+        "BRAIN_REDIS_URL": "rediss://cache:6380/0",
+        "BRAIN_REDIS_CLUSTER": "true",
+        "BRAIN_ADMIN_TOKEN": "secret",
+        "BRAIN_DATA_DIR": "/var/lib/brain",
+        "BRAIN_CACHE_TTL_SECONDS": "60",
+        "BRAIN_MESSAGE_RETENTION_SECONDS": "3600",
+        "BRAIN_VISIBILITY_TIMEOUT_SECONDS": "5",
+        "BRAIN_MAX_CONTEXT_BYTES": "1024",
+        "BRAIN_LOG_LEVEL": "debug",
+        "BRAIN_LOG_FORMAT": "console",
+    })  # fmt: skip
+    assert s.database_read_urls == ("postgresql://r1/brain", "postgresql://r2/brain")
+    assert s.redis_cluster and not s.embedded
+    assert (s.cache_ttl_seconds, s.max_context_bytes, s.log_level) == (60, 1024, "DEBUG")
+    assert s.data_dir == Path("/var/lib/brain")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BRAIN_CACHE_TTL_SECONDS", "soon"),
+        ("BRAIN_CACHE_TTL_SECONDS", "0"),
+        ("BRAIN_VISIBILITY_TIMEOUT_SECONDS", "-1"),
+        ("BRAIN_LOG_FORMAT", "xml"),
+        ("BRAIN_REDIS_URL", "http://cache"),
+        ("BRAIN_REDIS_CLUSTER", "maybe"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(errors.ConfigError, match=name):
+        Settings.from_env({name: value})
