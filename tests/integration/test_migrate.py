@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,25 @@ def test_serve_refuses_an_unmigrated_database(empty_db: str, redis_url: str) -> 
     )  # fmt: skip
     assert result.returncode == 1
     assert "brain migrate" in result.stderr
+
+
+def test_cleanup_cli(database_url: str, redis_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO memories (workspace, id, agent_id, context, expires_at) VALUES"
+            " ('default', gen_random_uuid(), 'a', '{}', now() - interval '1 second'),"
+            " ('default', gen_random_uuid(), 'a', '{}', now() + interval '1 hour'),"
+            " ('default', gen_random_uuid(), 'a', '{}', NULL)"
+        )
+    env = {
+        **os.environ, "BRAIN_DATABASE_URL": database_url, "BRAIN_REDIS_URL": redis_url,
+        "BRAIN_ADMIN_TOKEN": "t", "BRAIN_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "brain", "cleanup"], env=env, capture_output=True, text=True,
+        cwd=repo_root(), timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"expired_memories_deleted": 1, "messages_trimmed": 0}
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM memories").fetchone() == (2,)

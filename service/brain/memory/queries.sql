@@ -54,12 +54,18 @@ WHERE m.workspace = %(workspace)s
 ORDER BY m.importance DESC, m.created_at DESC, m.id DESC
 LIMIT %(limit)s
 
+-- name: count_live
+SELECT count(*) AS memories
+FROM memories
+WHERE workspace = %(workspace)s AND (expires_at IS NULL OR expires_at > now())
+
 -- name: count_by_agent
 SELECT agent_id, count(*) AS memories
 FROM memories
 WHERE workspace = %(workspace)s AND (expires_at IS NULL OR expires_at > now())
 GROUP BY agent_id
 ORDER BY memories DESC, agent_id
+LIMIT %(limit)s
 
 -- name: delete_expired
 WITH doomed AS (

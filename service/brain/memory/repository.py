@@ -39,10 +39,15 @@ async def query(database: db.Database, order: str, params: dict[str, Any]) -> li
         return await cur.fetchall()
 
 
-async def count_by_agent(database: db.Database, workspace: str) -> list[dict[str, Any]]:
+async def counts(
+    database: db.Database, workspace: str, top: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Live memories in all, and for the `top` agents with the most."""
     async with database.connection(read_only=True) as conn:
-        cur = await conn.execute(SQL["count_by_agent"], {"workspace": workspace})
-        return await cur.fetchall()
+        cur = await conn.execute(SQL["count_live"], {"workspace": workspace})
+        total = await cur.fetchone()
+        cur = await conn.execute(SQL["count_by_agent"], {"workspace": workspace, "limit": top})
+        return int(total["memories"]) if total else 0, await cur.fetchall()
 
 
 async def delete_expired(database: db.Database, workspace: str) -> int:

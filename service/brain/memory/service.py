@@ -14,6 +14,7 @@ from brain.memory import repository
 from brain.memory.schemas import MemoryIn, QueryIn
 
 Page = tuple[bytes, cache.Outcome]
+STATS_TOP_AGENTS = 1000
 
 
 def _expiry(row: dict[str, Any]) -> float | None:
@@ -141,9 +142,9 @@ class MemoryService:
         return await self.query(workspace, QueryIn(agent_id=agent_id, limit=limit, cursor=cursor))
 
     async def counts(self, workspace: str) -> dict[str, Any]:
-        rows = await repository.count_by_agent(self.db, workspace)
-        by_agent = {r["agent_id"]: r["memories"] for r in rows}
-        return {"total": sum(by_agent.values()), "by_agent": by_agent}
+        """Live memories: the total, and per agent for the STATS_TOP_AGENTS agents with most."""
+        total, rows = await repository.counts(self.db, workspace, STATS_TOP_AGENTS)
+        return {"total": total, "by_agent": {r["agent_id"]: r["memories"] for r in rows}}
 
     async def cleanup(self, workspace: str) -> int:
         """Delete expired rows (already invisible, so nothing cached changes)."""
