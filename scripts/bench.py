@@ -101,7 +101,7 @@ class Memory:
 def fake_memory(rng: random.Random) -> Memory:
     context = {
         "kind": rng.choice(KINDS),
-        "summary": " ".join(rng.choices(VOCAB, k=16)),
+        "summary": " ".join(rng.choices(VOCAB, k=20)),
         "step": rng.randint(1, 100_000),
         "source": "bench",
         "confidence": round(rng.random(), 3),
@@ -192,6 +192,46 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def service_workers(pid: int) -> list[int]:
+    """The processes that serve requests: uvicorn's spawned workers, else the process itself."""
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        workers = [
+            int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+        ]
+        return workers or [pid]
+    return [pid]
+
+
+def connections_per_worker(pid: int, port: int) -> list[int]:
+    """Established TCP connections to `port` held by each service worker (uvicorn's workers share
+    one listening socket, so which worker accepts a keep-alive connection is up to the kernel)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rpartition(":")[2], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for worker in service_workers(pid):
+        held = 0
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{worker}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    held += os.readlink(fd) in inodes
+        counts.append(held)
+    return counts
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent not idle (all processes, every core)."""
+    with contextlib.suppress(OSError, ValueError):
+        ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 @dataclasses.dataclass
 class Run:
     """Successful requests of one measurement, their latencies, and what went wrong."""
@@ -204,6 +244,8 @@ class Run:
     seconds: float = 0.0
     client_cpu: float = 0.0  # cores used by this load generator
     service_cpu: float | None = None  # cores used by the service's processes
+    machine_cpu: float = 0.0  # cores busy on the whole machine (PostgreSQL and Redis included)
+    connections: list[int] | None = None  # the load generator's connections per service worker
 
     def record(self, ms: float, response: httpx.Response | None, expect: int) -> None:
         if response is not None and response.status_code != expect:
@@ -247,6 +289,8 @@ class Run:
             "errors": dict(self.errors),
             "client_cpu_cores": round(self.client_cpu, 2),
             "service_cpu_cores": None if self.service_cpu is None else round(self.service_cpu, 2),
+            "machine_cpu_cores": round(self.machine_cpu, 2),
+            "connections_per_worker": self.connections,
         }
 
 
@@ -270,6 +314,7 @@ async def measure(
     record_from = started + warmup
     end = record_from + duration
     cpu0, svc0 = time.process_time(), service_pid and cpu_seconds(service_pid)
+    busy0 = machine_busy()
 
     async def worker(index: int) -> None:
         while (start := time.perf_counter()) < end:
@@ -286,6 +331,7 @@ async def measure(
     finished = time.perf_counter()
     run.seconds = finished - record_from
     run.client_cpu = (time.process_time() - cpu0) / (finished - started)
+    run.machine_cpu = (machine_busy() - busy0) / (finished - started)
     if service_pid:
         run.service_cpu = (cpu_seconds(service_pid) - svc0) / (finished - started)
     return run
@@ -436,6 +482,8 @@ class Bench:
         kw.setdefault("duration", self.args.duration)
         kw.setdefault("warmup", self.args.warmup)
         run = await measure(name, op, service_pid=self.service_pid, **kw)
+        if run.cache and self.service_pid:  # an API run: its connections are still open
+            run.connections = connections_per_worker(self.service_pid, self.service.port)
         print(f"  {name:<46} {run.ops:9.1f} ops/s  p50 {fmt(run.p(50))} ms", flush=True)
         return run
 
@@ -677,9 +725,11 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
         table(PAIR_HEADERS.split("|"), [pair_row(p) for p in bench.pairs]),
         "\nuncached query latency by table size (sequential, concurrency 1):\n",
         table(SCALE_HEADERS.split("|"), [scale_row(s) for s in bench.scale]),
-        "\nCPU (cores) of the load generator and the service, and cache outcomes, in API runs:",
+        "\nIn the API runs: CPU (cores busy) of the load generator, the service and the whole "
+        "machine; the load generator's keep-alive connections per service worker; cache outcomes.",
         *(
             f"  {r.name:<44} client {r.client_cpu:.2f}  service {fmt(r.service_cpu)}  "
+            f"machine {r.machine_cpu:.2f}  conns/worker {'+'.join(map(str, r.connections or []))}  "
             f"cache {dict(r.cache)}"
             for r in api_runs(bench)
         ),
@@ -819,7 +869,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"starting the service on {service.url} ({args.workers} workers)", flush=True)
                 service.start()
                 bench = run_async(benchmark(args, service, postgres.url(), cache.url()))
-            except RuntimeError as exc:
+            except (RuntimeError, httpx.HTTPError, psycopg.Error) as exc:
                 print(f"bench: {exc}", file=sys.stderr)
                 return 1
             finally:

@@ -14,6 +14,8 @@ from brain.agents import repository as agents_repo
 from brain.agents.service import AgentService
 from brain.memory import repository as memories_repo
 from brain.memory.service import MemoryService
+from brain.messaging import repository as messages_repo
+from brain.messaging.service import MessageService
 
 CONFIRMATION = "delete all data"
 
@@ -31,19 +33,22 @@ class AdminService:
         memo: cache.Cache,
         agents: AgentService,
         memories: MemoryService,
+        messages: MessageService,
     ) -> None:
         self.db = database
         self.cache = memo
         self.agents = agents
         self.memories = memories
+        self.messages = messages
 
-    async def stats(self, workspace: auth.Workspace) -> dict[str, Any]:
+    async def stats(self, workspace: str) -> dict[str, Any]:
         counts = await self.cache.counts(workspace)
         hits, misses = (counts["hits"], counts["misses"]) if counts else (None, None)
         lookups = (hits or 0) + (misses or 0)
         return {
             "agents": await self.agents.count(workspace),
             "memories": await self.memories.counts(workspace),
+            "messages": await self.messages.counts(workspace),
             "cache": {
                 "available": counts is not None,
                 "hits": hits,
@@ -52,23 +57,31 @@ class AdminService:
             },
         }
 
-    async def cleanup(self, workspace: auth.Workspace) -> dict[str, int]:
-        """Delete expired memories and idempotency keys older than a day."""
+    async def cleanup(self, workspace: str) -> dict[str, int]:
+        """Delete expired memories and day-old idempotency keys, trim the delivery streams to the
+        message retention and prune message history past its window."""
         deleted = await self.memories.cleanup(workspace)
+        trimmed, pruned = await self.messages.cleanup(workspace)
         async with self.db.connection() as conn:
-            await conn.execute(
-                idempotency.SQL["forget_older_than"],
-                {"workspace": workspace, "seconds": idempotency.KEEP_SECONDS},
-            )
-        return {"expired_memories_deleted": deleted, "messages_trimmed": 0}
+            params = {"workspace": workspace, "seconds": idempotency.KEEP_SECONDS}
+            await conn.execute(idempotency.SQL["forget_older_than"], params)
+        return {
+            "expired_memories_deleted": deleted,
+            "messages_trimmed": trimmed,
+            "messages_pruned": pruned,
+        }
 
-    async def clear(self, workspace: auth.Workspace) -> None:
-        """Delete every agent, memory and idempotency key of the workspace, then the cache."""
+    async def clear(self, workspace: str) -> None:
+        """Delete every agent, memory, message and idempotency key of the workspace, then its
+        cache entries and delivery streams."""
+        agents = await messages_repo.registered_agents(self.db, workspace)
         async with self.db.transaction() as conn:
+            await messages_repo.delete_all(conn, workspace)
             await memories_repo.delete_all(conn, workspace)
             await agents_repo.delete_all(conn, workspace)
             await conn.execute(idempotency.SQL["forget_all"], {"workspace": workspace})
         await self.cache.invalidate_all(workspace)
+        await self.messages.forget_streams(workspace, agents)
 
 
 Admin = NamedDependency[AdminService]

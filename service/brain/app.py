@@ -20,64 +20,92 @@ from brain.agents import routes as agent_routes
 from brain.agents.service import AgentService
 from brain.memory import routes as memory_routes
 from brain.memory.service import MemoryService
+from brain.messaging import routes as message_routes
+from brain.messaging.relay import Relay
+from brain.messaging.service import MessageService
+from brain.messaging.streams import Streams
 from brain.settings import Settings
 
 BODY_OVERHEAD = 64 * 1024  # room for the fields around the largest context
+BLOCKING_READ_TIMEOUT = 10.0  # longer than any block a long poll issues (messaging.service)
+
+
+async def _open_database(
+    settings: Settings,
+    pool: psycopg_pool.AsyncConnectionPool | None,
+    stack: contextlib.AsyncExitStack,
+) -> db.Database:
+    if pool is None:
+        assert settings.database_url is not None, "database_url is required"
+        pool = db.pool(
+            settings.database_url, min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max, name="primary",
+        )  # fmt: skip
+        await pool.open(wait=True, timeout=30)
+        stack.push_async_callback(pool.close)
+    replica = None
+    if settings.database_read_urls:
+        replica = db.pool(
+            settings.database_read_urls[0], min_size=1, max_size=settings.db_pool_max,
+            name="replica",
+        )  # fmt: skip
+        await replica.open(wait=False)
+        stack.push_async_callback(replica.close)
+    return db.Database(pool, replica)
 
 
 def _lifespan(
     settings: Settings,
     pool: psycopg_pool.AsyncConnectionPool | None,
     client: redis_client.Client | None,
+    run_relay: bool,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """Open pools and clients on start-up, close them on shutdown (nothing at import time)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        owned = []
-        primary = pool
-        if primary is None:
-            assert settings.database_url is not None, "database_url is required"
-            primary = db.pool(
-                settings.database_url, min_size=settings.db_pool_min,
-                max_size=settings.db_pool_max, name="primary",
-            )  # fmt: skip
-            owned.append(primary)
-            await primary.open(wait=True, timeout=30)
-        replica = None
-        if settings.database_read_urls:
-            replica = db.pool(
-                settings.database_read_urls[0], min_size=1, max_size=settings.db_pool_max,
-                name="replica",
-            )  # fmt: skip
-            owned.append(replica)
-            await replica.open(wait=False)
-        redis = (
-            client
-            if client is not None
-            else (redis_client.connect(settings) if settings.redis_url else None)
-        )
-        memo = cache.Cache(redis, settings.cache_ttl_seconds)
-        await memo.start(settings.workspace)
-        watcher = asyncio.create_task(memo.watch(settings.workspace), name="redis-watch")
+        async with contextlib.AsyncExitStack() as stack:
+            database = await _open_database(settings, pool, stack)
+            redis, streams = client, None
+            if settings.redis_url:
+                if redis is None:
+                    redis = redis_client.connect(settings)
+                    stack.push_async_callback(redis.aclose)
+                blocking = redis_client.connect(settings, read_timeout=BLOCKING_READ_TIMEOUT)
+                stack.push_async_callback(blocking.aclose)
+                streams = Streams(
+                    redis, blocking, settings.visibility_timeout_seconds * 1000,
+                    settings.message_retention_seconds * 1000,
+                )  # fmt: skip
+            memo = cache.Cache(redis, settings.cache_ttl_seconds)
+            await memo.start(settings.workspace)
 
-        database = db.Database(primary, replica)
-        agents = AgentService(database, settings.max_context_bytes)
-        memories = MemoryService(database, memo, settings.max_context_bytes)
-        app.state.update(
-            db=database, cache=memo, agents=agents, memories=memories,
-            admin=AdminService(database, memo, agents, memories),
-        )  # fmt: skip
-        try:
-            yield
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            if client is None:
-                await memo.close()
-            for p in owned:
-                await p.close()
+            agents = AgentService(database, settings.max_context_bytes)
+            memories = MemoryService(database, memo, settings.max_context_bytes)
+            messages = MessageService(
+                database, streams, settings.max_context_bytes, settings.message_history_seconds
+            )
+            app.state.update(
+                db=database, cache=memo, agents=agents, memories=memories, messages=messages,
+                admin=AdminService(database, memo, agents, memories, messages),
+            )  # fmt: skip
+
+            # Background tasks end on `stop`: a cancellation alone can be swallowed by a driver
+            # in the middle of a call, which would leave shutdown waiting forever.
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(memo.watch(settings.workspace, stop), name="redis-watch")]
+            if streams is not None and run_relay:
+                relay = Relay(
+                    database, streams, settings.workspace, settings.message_retention_seconds
+                )
+                tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+            try:
+                yield
+            finally:
+                stop.set()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     return lifespan
 
@@ -95,6 +123,10 @@ def _memories(state: State) -> MemoryService:
     return state.memories  # type: ignore[no-any-return]
 
 
+def _messages(state: State) -> MessageService:
+    return state.messages  # type: ignore[no-any-return]
+
+
 def _admin(state: State) -> AdminService:
     return state.admin  # type: ignore[no-any-return]
 
@@ -104,23 +136,31 @@ def create_app(
     *,
     pool: psycopg_pool.AsyncConnectionPool | None = None,
     redis: redis_client.Client | None = None,
+    run_relay: bool = True,
 ) -> Litestar:
-    """Build the app; `pool` and `redis` let tests pass their own, already open."""
+    """Build the app. Tests may pass their own open `pool` and `redis`, and `run_relay=False` to
+    drive the outbox relay themselves."""
     logs.configure(settings.log_level, settings.log_format)
     api = Router(
         "/v1",
-        route_handlers=[agent_routes.router, memory_routes.router, admin.router],
+        route_handlers=[
+            agent_routes.router,
+            memory_routes.router,
+            message_routes.router,
+            admin.router,
+        ],
         guards=[auth.guard],
         dependencies={
             "workspace": Provide(auth.workspace, sync_to_thread=False),
             "agents": Provide(_agents, sync_to_thread=False),
             "memories": Provide(_memories, sync_to_thread=False),
+            "messages": Provide(_messages, sync_to_thread=False),
             "admin": Provide(_admin, sync_to_thread=False),
         },
     )
     return Litestar(
         route_handlers=[api, health.router, metrics_endpoint],
-        lifespan=[_lifespan(settings, pool, redis)],
+        lifespan=[_lifespan(settings, pool, redis, run_relay)],
         exception_handlers=errors.HANDLERS,
         middleware=[timing.middleware],
         state=State({"settings": settings}),

@@ -116,10 +116,12 @@ class Cache:
         self._retry_at = 0.0
         return await self._usable(workspace)
 
-    async def watch(self, workspace: str, interval: float = RETRY_SECONDS) -> None:
-        """Background task: probe Redis while it is down, so recovery needs no traffic."""
-        while True:
-            await asyncio.sleep(interval)
+    async def watch(self, workspace: str, stop: asyncio.Event) -> None:
+        """Background task until `stop`: probe Redis while it is down, so that recovery (and its
+        epoch bump) needs no traffic."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
             await self._usable(workspace)
 
     # -- lookups and fills --------------------------------------------------------------------
@@ -257,8 +259,3 @@ class Cache:
             return None
         lookups, misses = (int(v or 0) for v in raw)
         return {"hits": max(lookups - misses, 0), "misses": misses}
-
-    async def close(self) -> None:
-        if self.client is not None:
-            with contextlib.suppress(RedisError):
-                await self.client.aclose()

@@ -129,6 +129,7 @@ def _brain_error(request: Request[Any, Any, Any], exc: BrainError) -> Response[d
 
 
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"Missing required (?P<where>\w+) parameter '(?P<name>[^']+)'")
 _NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 
@@ -161,6 +162,9 @@ def _validation(
         if isinstance(item, dict):
             field, message = _field_of(str(item.get("key") or ""), str(item.get("message", "")))
             errs.append({"field": field or "body", "message": message})
+    missing = _MISSING.search(str(exc.detail))
+    if missing:
+        errs.append({"field": missing["name"], "message": f"required {missing['where']} parameter"})
     if not errs:
         detail = str(exc.detail)
         return problem(400, Malformed.title, detail or "Malformed request body", request.url.path)

@@ -23,3 +23,8 @@ def page_body(bodies: list[str], next_cursor: str | None) -> bytes:
     """`{"items": [...], "next_cursor": ...}` from rows already rendered as JSON by PostgreSQL."""
     items = ",".join(bodies).encode()
     return b'{"items":[' + items + b'],"next_cursor":' + msgspec.json.encode(next_cursor) + b"}"
+
+
+def replay_headers(replayed: bool) -> dict[str, str] | None:
+    """`Idempotent-Replayed: true` on an answer repeated for a retried Idempotency-Key (G5)."""
+    return {"Idempotent-Replayed": "true"} if replayed else None

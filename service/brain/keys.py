@@ -28,3 +28,22 @@ def memory(workspace: str, memory_id: str) -> str:
 def query(workspace: str, digest: str) -> str:
     """A cached query result."""
     return f"{PREFIX}:{workspace}:q:{digest}"
+
+
+def _agent_tag(workspace: str, agent_id: str) -> str:
+    return f"{{{workspace}/{agent_id}}}"
+
+
+def message_stream(workspace: str, agent_id: str, priority: int) -> str:
+    """An agent's delivery stream for one priority (0 low .. 3 urgent)."""
+    return f"{PREFIX}:{_agent_tag(workspace, agent_id)}:inbox:{priority}"
+
+
+def message_index(workspace: str, agent_id: str) -> str:
+    """Hash: message id -> "<priority>|<entry id>" of that agent's streams."""
+    return f"{PREFIX}:{_agent_tag(workspace, agent_id)}:index"
+
+
+def streams_marker(workspace: str, tag: str) -> str:
+    """Marks that a Redis node still holds its delivery data (see messaging.relay)."""
+    return f"{PREFIX}:{{{workspace}/{tag}}}:marker"

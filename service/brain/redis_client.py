@@ -11,11 +11,16 @@ from brain.settings import Settings
 Client = Redis | RedisCluster
 
 
-def connect(settings: Settings, *, timeout: float = 0.5) -> Client:
-    """A client with short timeouts: a slow or absent Redis must not hold requests up (G6)."""
+def connect(
+    settings: Settings, *, timeout: float = 0.5, read_timeout: float | None = None
+) -> Client:
+    """A client with short timeouts: a slow or absent Redis must not hold requests up (G6).
+
+    `read_timeout` is for the client that blocks (long polls): longer than any block it issues.
+    """
     assert settings.redis_url is not None
     options = {
-        "socket_timeout": timeout,
+        "socket_timeout": read_timeout or timeout,
         "socket_connect_timeout": timeout,
         # No silent retry: a broken connection (Redis restarted, perhaps losing its last second of
         # AOF) must surface, so that the cache retires its entries before trusting Redis again.

@@ -30,6 +30,8 @@ class Settings:
     """Lifetime of a cached memory or query result."""
     message_retention_seconds: int = 86400
     """How long messages stay in the delivery streams."""
+    message_history_seconds: int = 7 * 86400
+    """How long `brain cleanup` keeps messages in PostgreSQL for history and replay."""
     visibility_timeout_seconds: int = 30
     """Lease of a delivered, unacknowledged message before redelivery."""
     max_context_bytes: int = 65536
@@ -99,6 +101,7 @@ class Settings:
             data_dir=Path(text("BRAIN_DATA_DIR") or ".brain"),
             cache_ttl_seconds=integer("BRAIN_CACHE_TTL_SECONDS", 300),
             message_retention_seconds=integer("BRAIN_MESSAGE_RETENTION_SECONDS", 86400),
+            message_history_seconds=integer("BRAIN_MESSAGE_HISTORY_SECONDS", 7 * 86400),
             visibility_timeout_seconds=integer("BRAIN_VISIBILITY_TIMEOUT_SECONDS", 30),
             max_context_bytes=integer("BRAIN_MAX_CONTEXT_BYTES", 65536, minimum=2),
             log_level=(text("BRAIN_LOG_LEVEL") or "INFO").upper(),

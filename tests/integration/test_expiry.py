@@ -47,7 +47,7 @@ async def test_expired_memory_disappears_everywhere_before_cleanup(
     assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (2,)
 
     cleaned = (await client.post("/v1/admin/cleanup")).json()
-    assert cleaned == {"expired_memories_deleted": 1, "messages_trimmed": 0}
+    assert cleaned == {"expired_memories_deleted": 1, "messages_trimmed": 0, "messages_pruned": 0}
     assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (1,)
     assert (await client.post("/v1/admin/cleanup")).json()["expired_memories_deleted"] == 0
 

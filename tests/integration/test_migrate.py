@@ -85,7 +85,7 @@ def test_cli(empty_db: str) -> None:
         [*brain, "migrate"], env=env, capture_output=True, text=True, cwd=repo_root()
     )
     assert first.returncode == 0, first.stderr
-    assert "applied 1 migration" in first.stderr
+    assert f"applied {len(migrate.available())} migration" in first.stderr
     again = subprocess.run(
         [*brain, "migrate"], env=env, capture_output=True, text=True, cwd=repo_root()
     )
@@ -124,6 +124,10 @@ def test_cleanup_cli(database_url: str, redis_url: str) -> None:
         cwd=repo_root(), timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"expired_memories_deleted": 1, "messages_trimmed": 0}
+    assert json.loads(result.stdout) == {
+        "expired_memories_deleted": 1,
+        "messages_trimmed": 0,
+        "messages_pruned": 0,
+    }
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM memories").fetchone() == (2,)

@@ -29,8 +29,7 @@ async def store(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
     answer = await memories.store(workspace, data, idempotency_key)
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return http.raw_json(answer.body, answer.status, headers)
+    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
 
 
 @get("/memories/{memory_id:uuid}", summary="Get a memory (expired = 404)")

@@ -1,0 +1,1 @@
+"""Messages between agents: PostgreSQL outbox, Redis Streams delivery."""

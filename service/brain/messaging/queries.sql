@@ -1,0 +1,113 @@
+-- Messages and their deliveries. A delivery row per recipient; `NOT enqueued` rows are the outbox.
+
+-- name: existing_agents
+SELECT id FROM agents WHERE workspace = %(workspace)s AND id = ANY (%(ids)s::text[])
+
+-- name: insert_message
+INSERT INTO messages (workspace, id, from_agent, to_agent, context, priority, expires_at)
+VALUES (%(workspace)s, gen_random_uuid(), %(from_agent)s, %(to_agent)s, %(context)s::jsonb,
+        %(priority)s, now() + make_interval(secs => %(ttl_seconds)s::float8))
+RETURNING id, seq, expires_at, message_json(messages) AS body
+
+-- name: insert_direct_delivery
+INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
+VALUES (%(workspace)s, %(message_id)s, %(agent_id)s, %(seq)s)
+RETURNING agent_id
+
+-- name: insert_broadcast_deliveries
+INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
+SELECT %(workspace)s, %(message_id)s, a.id, %(seq)s
+FROM agents a
+WHERE a.workspace = %(workspace)s AND a.id <> %(from_agent)s
+RETURNING agent_id
+
+-- name: outbox_batch
+SELECT d.workspace, d.agent_id, d.message_id, d.acked_at, d.requeued, m.priority, m.expires_at,
+       m.created_at < now() - make_interval(secs => %(retention)s::float8) AS too_old,
+       message_json(m) AS body
+FROM message_deliveries d
+JOIN messages m ON m.workspace = d.workspace AND m.id = d.message_id
+WHERE NOT d.enqueued AND m.created_at < now() - make_interval(secs => %(grace)s::float8)
+ORDER BY d.seq
+LIMIT %(batch)s
+FOR UPDATE OF d SKIP LOCKED
+
+-- name: mark_enqueued
+UPDATE message_deliveries d SET enqueued = true
+FROM unnest(%(workspaces)s::text[], %(agents)s::text[], %(messages)s::uuid[]) AS t(w, a, m)
+WHERE d.workspace = t.w AND d.agent_id = t.a AND d.message_id = t.m
+
+-- name: requeue_unacked
+UPDATE message_deliveries d SET enqueued = false, requeued = true
+FROM messages m
+WHERE m.workspace = d.workspace AND m.id = d.message_id
+  AND d.acked_at IS NULL AND d.enqueued
+  AND m.created_at > now() - make_interval(secs => %(retention)s::float8)
+  AND (m.expires_at IS NULL OR m.expires_at > now())
+
+-- name: ack
+WITH asked AS (
+    SELECT message_id FROM message_deliveries
+    WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
+      AND message_id = ANY (%(ids)s::uuid[])
+), newly AS (
+    UPDATE message_deliveries SET acked_at = now()
+    WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
+      AND message_id = ANY (%(ids)s::uuid[]) AND acked_at IS NULL
+    RETURNING message_id
+)
+SELECT (SELECT count(*) FROM asked) AS acked, (SELECT count(*) FROM newly) AS newly
+
+-- name: acked_among
+SELECT message_id FROM message_deliveries
+WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
+  AND message_id = ANY (%(ids)s::uuid[]) AND acked_at IS NOT NULL
+
+-- name: history
+SELECT m.seq, message_json(m) AS body
+FROM messages m
+WHERE m.workspace = %(workspace)s
+  AND ((m.from_agent = %(agent)s AND m.to_agent = %(peer)s)
+       OR (m.from_agent = %(peer)s AND m.to_agent = %(agent)s))
+  AND (%(before)s::timestamptz IS NULL OR m.created_at < %(before)s::timestamptz)
+  AND (%(after_seq)s::bigint IS NULL OR m.seq < %(after_seq)s::bigint)
+ORDER BY m.seq DESC
+LIMIT %(limit)s
+
+-- name: replay
+SELECT d.seq, d.acked_at, message_json(m) AS body
+FROM message_deliveries d
+JOIN messages m ON m.workspace = d.workspace AND m.id = d.message_id
+WHERE d.workspace = %(workspace)s AND d.agent_id = %(agent_id)s
+  AND m.created_at >= %(since)s::timestamptz
+  AND (%(after_seq)s::bigint IS NULL OR d.seq > %(after_seq)s::bigint)
+ORDER BY d.seq
+LIMIT %(limit)s
+
+-- name: counts
+SELECT
+    (SELECT count(*) FROM messages WHERE workspace = %(workspace)s) AS total,
+    (SELECT count(*) FROM message_deliveries d JOIN messages m
+         ON m.workspace = d.workspace AND m.id = d.message_id
+     WHERE d.workspace = %(workspace)s AND d.acked_at IS NULL
+       AND (m.expires_at IS NULL OR m.expires_at > now())) AS unacknowledged,
+    (SELECT count(*) FROM message_deliveries
+     WHERE workspace = %(workspace)s AND NOT enqueued) AS outbox_backlog
+
+-- name: outbox_backlog
+SELECT count(*) AS backlog FROM message_deliveries WHERE NOT enqueued
+
+-- name: prune
+WITH doomed AS (
+    SELECT id FROM messages
+    WHERE workspace = %(workspace)s
+      AND created_at < now() - make_interval(secs => %(keep)s::float8)
+    LIMIT %(batch)s
+)
+DELETE FROM messages m USING doomed WHERE m.workspace = %(workspace)s AND m.id = doomed.id
+
+-- name: registered_agents
+SELECT id FROM agents WHERE workspace = %(workspace)s ORDER BY id
+
+-- name: delete_all
+DELETE FROM messages WHERE workspace = %(workspace)s

@@ -1,0 +1,124 @@
+"""The relay: appends what is committed but not yet on a stream.
+
+It runs in every service process; `FOR UPDATE SKIP LOCKED` lets several run side by side. Three
+cases reach the outbox: Redis was down when the message was shared; the service died between the
+commit and the append; Redis lost data (FLUSHALL, a new empty Redis, or a restart that lost the
+last second of its AOF). The last case is detected with a marker key per Redis node holding that
+node's run id: a missing marker means the data went, another run id means the node restarted.
+Either way, every unacknowledged delivery is put back in the outbox; appends are idempotent, so
+what is still there is not duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from redis.asyncio import RedisCluster
+from redis.exceptions import RedisError
+
+from brain import db, errors, keys, metrics
+from brain.messaging import repository
+from brain.messaging.service import _outgoing, now_ms
+from brain.messaging.streams import Streams
+
+log = logging.getLogger("brain.relay")
+
+GRACE_SECONDS = 1.0  # the share path appends within this; the relay takes older rows
+BATCH = 500
+INTERVAL_SECONDS = 0.5
+
+
+class Relay:
+    def __init__(self, database: db.Database, streams: Streams, workspace: str, retention: int):
+        self.db = database
+        self.streams = streams
+        self.workspace = workspace
+        self.retention = retention
+        self._markers: list[tuple[str, Any]] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: check for Redis data loss, drain the outbox; errors wait a round."""
+        while not stop.is_set():
+            try:
+                await self.once()
+            except (errors.Unavailable, RedisError) as exc:
+                log.debug("relay round skipped: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), INTERVAL_SECONDS)
+
+    async def once(self, grace: float = GRACE_SECONDS) -> int:
+        """One round; returns how many deliveries it appended."""
+        await self.check_redis()
+        appended = 0
+        while True:
+            done, count = await self._drain(grace)
+            appended += count
+            if done < BATCH:
+                break
+        metrics.OUTBOX_BACKLOG.set(await repository.outbox_backlog(self.db))
+        return appended
+
+    async def _drain(self, grace: float) -> tuple[int, int]:
+        appended = 0
+        at = now_ms()
+        async with self.db.transaction() as conn:
+            rows = await repository.outbox_batch(conn, grace, self.retention, BATCH)
+            for row in rows:
+                expired = (
+                    row["expires_at"] is not None and row["expires_at"].timestamp() * 1000 <= at
+                )
+                if row["acked_at"] is not None or expired or row["too_old"]:
+                    continue
+                item = _outgoing(
+                    row["workspace"], row["agent_id"], row, row["body"].encode(), row["requeued"]
+                )
+                appended += await self.streams.append(item, at)
+            if rows:
+                await repository.mark_enqueued(conn, rows)
+        if appended:
+            metrics.RELAY_APPENDED.inc(appended)
+            log.info("relay appended %d deliveries", appended)
+        return len(rows), appended
+
+    async def _marker_targets(self) -> list[tuple[str, Any]]:
+        """One marker key per Redis node (per primary of a cluster), with the node to ask."""
+        client = self.streams.client
+        if not isinstance(client, RedisCluster):
+            return [(keys.streams_marker(self.workspace, "node"), None)]
+        targets = []
+        for node in client.get_primaries():
+            for i in range(100_000):  # a tag that hashes to one of this node's slots
+                key = keys.streams_marker(self.workspace, f"node{i}")
+                if client.get_node_from_key(key).name == node.name:
+                    targets.append((key, node))
+                    break
+        return targets
+
+    async def _run_id(self, node: Any) -> str:
+        client = self.streams.client
+        info = await (client.info("server", target_nodes=node) if node else client.info("server"))
+        if "run_id" not in info:  # a cluster answers per node
+            info = next(iter(info.values()))
+        return str(info["run_id"])
+
+    async def check_redis(self) -> bool:
+        """Requeue unacknowledged deliveries if a Redis node lost data; True if it did."""
+        if self._markers is None:
+            self._markers = await self._marker_targets()
+        current = [(key, await self._run_id(node)) for key, node in self._markers]
+        stored = [await self.streams.client.get(key) for key, _ in current]
+        if all(
+            m is not None and m.decode() == run_id
+            for m, (_, run_id) in zip(stored, current, strict=True)
+        ):
+            return False
+        requeued = await repository.requeue_unacked(self.db, self.retention)
+        if any(m is not None for m in stored) or requeued:
+            log.warning("redis lost delivery data or restarted: %d deliveries requeued", requeued)
+        for key, run_id in current:
+            await self.streams.client.set(key, run_id)
+        self._markers = None  # the topology may have changed too
+        return True

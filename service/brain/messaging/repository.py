@@ -1,0 +1,127 @@
+"""SQL for messages and deliveries (queries.sql beside this file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from brain import db
+
+SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
+PRUNE_BATCH = 5000
+
+
+async def existing_agents(conn: db.Conn, workspace: str, ids: Sequence[str]) -> set[str]:
+    cur = await conn.execute(SQL["existing_agents"], {"workspace": workspace, "ids": list(ids)})
+    return {row["id"] for row in await cur.fetchall()}
+
+
+async def insert(conn: db.Conn, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The message and its deliveries (one, or one per registered agent but the sender)."""
+    cur = await conn.execute(SQL["insert_message"], params)
+    message = await cur.fetchone()
+    assert message is not None
+    where = {
+        "workspace": params["workspace"], "message_id": message["id"], "seq": message["seq"],
+        "agent_id": params["to_agent"], "from_agent": params["from_agent"],
+    }  # fmt: skip
+    name = "insert_broadcast_deliveries" if params["to_agent"] is None else "insert_direct_delivery"
+    cur = await conn.execute(SQL[name], where)
+    return message, [row["agent_id"] for row in await cur.fetchall()]
+
+
+async def outbox_batch(
+    conn: db.Conn, grace: float, retention: float, batch: int
+) -> list[dict[str, Any]]:
+    params = {"grace": grace, "retention": retention, "batch": batch}
+    cur = await conn.execute(SQL["outbox_batch"], params)
+    return await cur.fetchall()
+
+
+async def mark_enqueued(conn: db.Conn, rows: Sequence[dict[str, Any]]) -> None:
+    await conn.execute(
+        SQL["mark_enqueued"],
+        {
+            "workspaces": [r["workspace"] for r in rows],
+            "agents": [r["agent_id"] for r in rows],
+            "messages": [r["message_id"] for r in rows],
+        },
+    )
+
+
+async def requeue_unacked(database: db.Database, retention: float) -> int:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["requeue_unacked"], {"retention": retention})
+        return cur.rowcount
+
+
+async def ack(
+    database: db.Database, workspace: str, agent_id: str, ids: list[Any]
+) -> tuple[int, int]:
+    """Record acknowledgements; returns (ids addressed to the agent, newly acknowledged)."""
+    async with database.connection() as conn:
+        params = {"workspace": workspace, "agent_id": agent_id, "ids": ids}
+        cur = await conn.execute(SQL["ack"], params)
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row["acked"]), int(row["newly"])
+
+
+async def acked_among(
+    database: db.Database, workspace: str, agent_id: str, ids: list[str]
+) -> set[str]:
+    async with database.connection() as conn:
+        params = {"workspace": workspace, "agent_id": agent_id, "ids": ids}
+        cur = await conn.execute(SQL["acked_among"], params)
+        return {str(row["message_id"]) for row in await cur.fetchall()}
+
+
+async def history(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async with database.connection(read_only=True) as conn:
+        cur = await conn.execute(SQL["history"], params)
+        return await cur.fetchall()
+
+
+async def replay(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async with database.connection(read_only=True) as conn:
+        cur = await conn.execute(SQL["replay"], params)
+        return await cur.fetchall()
+
+
+async def counts(database: db.Database, workspace: str) -> dict[str, int]:
+    async with database.connection(read_only=True) as conn:
+        cur = await conn.execute(SQL["counts"], {"workspace": workspace})
+        row = await cur.fetchone()
+    assert row is not None
+    return {k: int(v) for k, v in row.items()}
+
+
+async def outbox_backlog(database: db.Database) -> int:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["outbox_backlog"])
+        row = await cur.fetchone()
+    return int(row["backlog"]) if row else 0
+
+
+async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> int:
+    total = 0
+    async with database.connection() as conn:
+        while True:
+            params = {"workspace": workspace, "keep": keep.total_seconds(), "batch": PRUNE_BATCH}
+            cur = await conn.execute(SQL["prune"], params)
+            total += cur.rowcount
+            if cur.rowcount < PRUNE_BATCH:
+                return total
+
+
+async def registered_agents(database: db.Database, workspace: str) -> list[str]:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["registered_agents"], {"workspace": workspace})
+        return [row["id"] for row in await cur.fetchall()]
+
+
+async def delete_all(conn: db.Conn, workspace: str) -> int:
+    cur = await conn.execute(SQL["delete_all"], {"workspace": workspace})
+    return cur.rowcount

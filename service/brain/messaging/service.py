@@ -1,0 +1,292 @@
+"""Messaging rules: commit first (the outbox), then append to the recipients' streams."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+from redis.exceptions import RedisError
+
+from brain import db, errors, fields, http, idempotency, keys, metrics
+from brain.messaging import repository
+from brain.messaging.schemas import BroadcastIn, ShareIn
+from brain.messaging.streams import PRIORITIES, Delivery, Outgoing, Streams
+
+log = logging.getLogger("brain.messaging")
+
+MAX_WAIT_SECONDS = 30
+WAIT_SLICE_MS = 2000  # re-check expired leases at least this often while long-polling
+HEARTBEAT_SECONDS = 15.0
+SSE_BATCH = 10
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _outgoing(
+    workspace: str, agent: str, row: dict[str, Any], body: bytes, retry: bool
+) -> Outgoing:
+    expires = row["expires_at"]
+    return Outgoing(
+        workspace=workspace, agent_id=agent, message_id=str(row["message_id"]),
+        priority=int(row["priority"]), body=body,
+        expires_ms=int(expires.timestamp() * 1000) if expires else 0, retry=retry,
+    )  # fmt: skip
+
+
+def _redis_down(exc: RedisError) -> errors.Unavailable:
+    log.warning("redis unavailable for messaging: %s", exc)
+    return errors.Unavailable("Redis is unavailable; retry later", retry_after=2)
+
+
+class MessageService:
+    def __init__(
+        self,
+        database: db.Database,
+        streams: Streams | None,
+        max_context_bytes: int,
+        history_seconds: int,
+    ) -> None:
+        self.db = database
+        self.streams = streams
+        self.max_context_bytes = max_context_bytes
+        self.history_window = dt.timedelta(seconds=history_seconds)
+
+    def _need_streams(self) -> Streams:
+        if self.streams is None:
+            raise errors.Unavailable("Redis is not configured", retry_after=5)
+        return self.streams
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    async def share(self, workspace: str, data: ShareIn, key: str | None) -> idempotency.Answer:
+        return await self._publish(workspace, data, data.to_agent, "POST /v1/messages", key)
+
+    async def broadcast(
+        self, workspace: str, data: BroadcastIn, key: str | None
+    ) -> idempotency.Answer:
+        return await self._publish(workspace, data, None, "POST /v1/messages/broadcast", key)
+
+    async def _publish(
+        self,
+        workspace: str,
+        data: ShareIn | BroadcastIn,
+        to_agent: str | None,
+        route: str,
+        key: str | None,
+    ) -> idempotency.Answer:
+        """Commit the message and its deliveries (G1), then append; 201 even if Redis is down,
+        because the relay appends whatever is committed and not yet on a stream."""
+        context = fields.context_size(data.context, self.max_context_bytes)
+        key = idempotency.check_key(key)
+        priority = PRIORITIES.index(data.priority)
+        params = {
+            "workspace": workspace, "from_agent": data.from_agent, "to_agent": to_agent,
+            "context": context.decode(), "priority": priority, "ttl_seconds": data.ttl_seconds,
+        }  # fmt: skip
+        sent: dict[str, Any] = {}
+
+        async def write(conn: db.Conn) -> idempotency.Answer:
+            named = [data.from_agent] if to_agent is None else [data.from_agent, to_agent]
+            known = await repository.existing_agents(conn, workspace, named)
+            for field, agent in zip(("from_agent", "to_agent"), named, strict=False):
+                if agent not in known:
+                    raise errors.NotFound(f"agent {agent} is not registered", field=field)
+            message, recipients = await repository.insert(conn, params)
+            sent.update(message=message, recipients=recipients)
+            return idempotency.Answer(201, message["body"].encode())
+
+        fingerprint = idempotency.fingerprint(route, msgspec.json.encode(data))
+        answer = await idempotency.run(self.db, workspace, key, fingerprint, write)
+        if not answer.replayed:
+            kind = "direct" if to_agent else "broadcast"
+            metrics.MESSAGES_PUBLISHED.labels(kind, data.priority).inc()
+            await self.append_after_commit(workspace, sent["message"], sent["recipients"], priority)
+        return answer
+
+    async def append_after_commit(
+        self, workspace: str, message: dict[str, Any], recipients: Sequence[str], priority: int
+    ) -> None:
+        """Append to each recipient's stream; what fails stays in the outbox for the relay."""
+        if self.streams is None or not recipients:
+            return
+        row = {
+            "message_id": message["id"],
+            "priority": priority,
+            "expires_at": message["expires_at"],
+        }
+        body = message["body"].encode()
+        at = now_ms()
+        try:
+            await asyncio.gather(
+                *(
+                    self.streams.append(_outgoing(workspace, agent, row, body, False), at)
+                    for agent in recipients
+                )
+            )
+        except RedisError as exc:
+            log.warning("append deferred to the relay: %s", exc)
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    async def _drop_acked(
+        self, workspace: str, agent_id: str, deliveries: list[Delivery]
+    ) -> list[Delivery]:
+        """Retries of messages already acknowledged in PostgreSQL (their XACK was lost with
+        Redis data) are acknowledged in Redis and not delivered again (G2)."""
+        retries = [d.message_id for d in deliveries if d.times_delivered > 1]
+        if not retries:
+            return deliveries
+        done = await repository.acked_among(self.db, workspace, agent_id, retries)
+        if done:
+            await self._need_streams().ack(workspace, agent_id, sorted(done))
+        kept = [d for d in deliveries if d.message_id not in done]
+        metrics.MESSAGES_REDELIVERED.inc(sum(1 for d in kept if d.times_delivered > 1))
+        return kept
+
+    async def take(
+        self, workspace: str, agent_id: str, consumer: str, limit: int, wait: float
+    ) -> list[Delivery]:
+        """New messages and expired leases for one consumer; long-polls up to `wait` seconds
+        on Redis alone (no database connection is held while waiting)."""
+        streams = self._need_streams()
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                found, last_ids = await streams.read(workspace, agent_id, consumer, limit, now_ms())
+                found = await self._drop_acked(workspace, agent_id, found)
+                left = deadline - time.monotonic()
+                if found or left <= 0:
+                    return found
+                await streams.wait(
+                    workspace, agent_id, last_ids, min(int(left * 1000), WAIT_SLICE_MS)
+                )
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+
+    async def pending(
+        self, workspace: str, agent_id: str, consumer: str, limit: int, wait: float
+    ) -> bytes:
+        found = await self.take(workspace, agent_id, consumer, limit, wait)
+        return b'{"items":[' + b",".join(d.as_json() for d in found) + b"]}"
+
+    async def ack(self, workspace: str, agent_id: str, ids: list[uuid.UUID]) -> int:
+        """Record in PostgreSQL (the truth, G2), then XACK; a failed XACK is harmless because a
+        redelivery of an acknowledged message is caught by `_drop_acked`."""
+        acked, newly = await repository.ack(self.db, workspace, agent_id, ids)
+        metrics.MESSAGES_ACKED.inc(newly)
+        if self.streams is not None:
+            try:
+                await self.streams.ack(workspace, agent_id, [str(i) for i in ids])
+            except RedisError as exc:
+                log.warning("XACK deferred (acknowledgement is recorded): %s", exc)
+        return acked
+
+    async def events(
+        self, workspace: str, agent_id: str, consumer: str, last_event_id: str | None
+    ) -> AsyncIterator[Delivery | None]:
+        """For Server-Sent Events: first this consumer's unacknowledged messages that the client
+        has not seen (delivered after `last_event_id`), then new ones; None = time for a
+        heartbeat. Redis is asked before this returns, so that a 503 can still be answered."""
+        streams = self._need_streams()
+        try:
+            mine = await streams.mine(workspace, agent_id, consumer)
+        except RedisError as exc:
+            raise _redis_down(exc) from exc
+        seen = next((d for d in mine if d.message_id == last_event_id), None)
+        if seen is not None:  # idle time orders deliveries: larger idle = delivered earlier
+            mine = [d for d in mine if d.idle_ms < seen.idle_ms]
+        elif last_event_id is not None:
+            mine = [d for d in mine if d.message_id != last_event_id]
+        mine.sort(key=lambda d: -d.idle_ms)
+
+        async def follow() -> AsyncIterator[Delivery | None]:
+            for delivery in mine:
+                yield delivery
+            while True:
+                found = await self.take(workspace, agent_id, consumer, SSE_BATCH, HEARTBEAT_SECONDS)
+                for delivery in found:
+                    yield delivery
+                if not found:
+                    yield None
+
+        return follow()
+
+    # -- history ----------------------------------------------------------------------------------
+
+    async def history(
+        self,
+        workspace: str,
+        agent: str,
+        peer: str,
+        limit: int,
+        before: dt.datetime | None,
+        cursor: int | None,
+    ) -> bytes:
+        rows = await repository.history(
+            self.db,
+            {
+                "workspace": workspace, "agent": agent, "peer": peer, "before": before,
+                "after_seq": cursor, "limit": limit + 1,
+            },
+        )  # fmt: skip
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return http.page_body([r["body"] for r in rows], str(rows[-1]["seq"]) if more else None)
+
+    async def replay(
+        self, workspace: str, agent_id: str, since: dt.datetime, limit: int, cursor: int | None
+    ) -> bytes:
+        """Every message addressed to the agent since `since`, oldest first, with `acked_at`."""
+        rows = await repository.replay(
+            self.db,
+            {
+                "workspace": workspace, "agent_id": agent_id, "since": since,
+                "after_seq": cursor, "limit": limit + 1,
+            },
+        )  # fmt: skip
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            r["body"][:-1] + ',"acked_at":' + msgspec.json.encode(r["acked_at"]).decode() + "}"
+            for r in rows
+        ]
+        return http.page_body(items, str(rows[-1]["seq"]) if more else None)
+
+    # -- administration ---------------------------------------------------------------------------
+
+    async def counts(self, workspace: str) -> dict[str, int]:
+        return await repository.counts(self.db, workspace)
+
+    async def cleanup(self, workspace: str) -> tuple[int, int]:
+        """Trim the streams to the retention and prune the history; returns (trimmed, pruned)."""
+        trimmed = 0
+        if self.streams is not None:
+            at = now_ms()
+            try:
+                for agent in await repository.registered_agents(self.db, workspace):
+                    trimmed += await self.streams.trim(workspace, agent, at)
+            except RedisError as exc:
+                raise _redis_down(exc) from exc
+        pruned = await repository.prune(self.db, workspace, self.history_window)
+        return trimmed, pruned
+
+    async def forget_streams(self, workspace: str, agents: Sequence[str]) -> None:
+        """Delete the agents' streams (clear); best effort, as the data is gone from PostgreSQL."""
+        if self.streams is None:
+            return
+        try:
+            for agent in agents:
+                await self.streams.client.delete(
+                    keys.message_index(workspace, agent),
+                    *(keys.message_stream(workspace, agent, p) for p in range(4)),
+                )
+        except RedisError as exc:
+            log.warning("could not delete streams on clear: %s", exc)
