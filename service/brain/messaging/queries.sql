@@ -41,7 +41,7 @@ WHERE d.workspace = t.w AND d.agent_id = t.a AND d.message_id = t.m
 UPDATE message_deliveries d SET enqueued = false, requeued = true
 FROM messages m
 WHERE m.workspace = d.workspace AND m.id = d.message_id
-  AND d.acked_at IS NULL AND d.enqueued
+  AND d.acked_at IS NULL AND (d.enqueued OR NOT d.requeued)
   AND m.created_at > now() - make_interval(secs => %(retention)s::float8)
   AND (m.expires_at IS NULL OR m.expires_at > now())
 
