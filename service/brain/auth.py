@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from brain import errors
 
 
-def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Admit a request carrying `Authorization: Bearer <admin token>`; remember its workspace."""
     settings = connection.app.state.settings
     header = connection.headers.get("authorization", "")

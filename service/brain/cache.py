@@ -28,7 +28,7 @@ from brain.redis_client import Client
 
 log = logging.getLogger("brain.cache")
 
-Outcome = Literal["hit", "miss", "bypass", "written"]
+Outcome = Literal["hit", "miss", "bypass"]
 RETRY_SECONDS = 1.0
 _SEP = b"\n"
 
@@ -60,6 +60,9 @@ class Cache:
         self._down = client is None
         self._retry_at = 0.0
         self._recover_lock = asyncio.Lock()
+        self._memory_token: bytes | None = None  # (epoch, del) as last seen by a lookup
+        self._lookups = 0  # counted here, added to Redis by `watch` once a second
+        self._misses = 0
 
     @property
     def available(self) -> bool:
@@ -85,10 +88,14 @@ class Cache:
             if not self._down:
                 return True
             try:
-                await self.client.hincrby(keys.generations(workspace), "epoch", 1)
+                pipe = self.client.pipeline(transaction=False)  # a cluster runs MULTI in another loop
+                pipe.hincrby(keys.generations(workspace), "epoch", 1)
+                pipe.hmget(keys.generations(workspace), ["epoch", "del"])
+                _, counters = await pipe.execute()
             except RedisError as exc:
                 self._failed(exc)
                 return False
+            self._memory_token = _token(counters)
             self._down = False
             metrics.DEPENDENCY_UP.labels("redis").set(1)
             if not quiet:
@@ -122,7 +129,22 @@ class Cache:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
-            await self._usable(workspace)
+            if await self._usable(workspace):
+                await self._flush_counts(workspace)
+
+    async def _flush_counts(self, workspace: str) -> None:
+        """Add this process's lookups and misses to the workspace's shared counters."""
+        lookups, misses = self._lookups, self._misses
+        if (not lookups and not misses) or self.client is None:
+            return
+        self._lookups, self._misses = 0, 0
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hincrby(keys.cache_stats(workspace), "lookups", lookups)
+            pipe.hincrby(keys.cache_stats(workspace), "misses", misses)
+            await pipe.execute()
+        except RedisError as exc:
+            self._failed(exc)
 
     # -- lookups and fills --------------------------------------------------------------------
 
@@ -134,33 +156,27 @@ class Cache:
             pipe = self.client.pipeline(transaction=False)
             pipe.hmget(keys.generations(workspace), list(fields))
             pipe.get(key)
-            pipe.hincrby(keys.cache_stats(workspace), "lookups", 1)
-            counters, value, _ = await pipe.execute()
+            counters, value = await pipe.execute()
         except RedisError as exc:
             self._failed(exc)
             metrics.CACHE_REQUESTS.labels("bypass").inc()
             return BYPASS
+        self._lookups += 1
         token = _token(counters)
         if value is not None:
             stored_token, _, body = value.partition(_SEP)
             if stored_token == token:
                 metrics.CACHE_REQUESTS.labels("hit").inc()
                 return Lookup("hit", body, token)
+        self._misses += 1
         metrics.CACHE_REQUESTS.labels("miss").inc()
         return Lookup("miss", None, token)
 
-    async def _fill(
-        self, workspace: str, key: str, token: bytes, body: bytes, ttl_ms: int, *, miss: bool
-    ) -> None:
-        if self._down or self.client is None:
+    async def _fill(self, key: str, token: bytes, body: bytes, ttl_ms: int) -> None:
+        if self._down or self.client is None or ttl_ms <= 0:
             return
         try:
-            pipe = self.client.pipeline(transaction=False)
-            if ttl_ms > 0:
-                pipe.set(key, token + _SEP + body, px=ttl_ms)
-            if miss:
-                pipe.hincrby(keys.cache_stats(workspace), "misses", 1)
-            await pipe.execute()
+            await self.client.set(key, token + _SEP + body, px=ttl_ms)
         except RedisError as exc:
             self._failed(exc)
 
@@ -174,17 +190,24 @@ class Cache:
 
     async def get_memory(self, workspace: str, memory_id: str) -> Lookup:
         """A single memory depends only on deletions and the epoch (memories are immutable)."""
-        return await self._lookup(workspace, keys.memory(workspace, memory_id), ("epoch", "del"))
+        lookup = await self._lookup(workspace, keys.memory(workspace, memory_id), ("epoch", "del"))
+        if lookup.outcome != "bypass":
+            self._memory_token = lookup.token
+        return lookup
 
     async def put_memory(
         self, workspace: str, memory_id: str, lookup: Lookup, body: bytes, expires: float | None
     ) -> None:
-        """Fill after a miss (`lookup` from `get_memory`) or after a write (from `invalidate`)."""
-        if lookup.outcome not in ("miss", "written"):
+        """Fill after a miss."""
+        if lookup.outcome != "miss":
             return
         ttl = self.ttl_for([expires], time.time())
-        key = keys.memory(workspace, memory_id)
-        await self._fill(workspace, key, lookup.token, body, ttl, miss=lookup.outcome == "miss")
+        await self._fill(keys.memory(workspace, memory_id), lookup.token, body, ttl)
+
+    def memory_token(self) -> bytes | None:
+        """What a single memory written now may carry: (epoch, del) as seen *before* the write,
+        so that a deletion or a clear after it leaves the entry unusable. None: not known yet."""
+        return None if self._down else self._memory_token
 
     @staticmethod
     def _query_fields(agent_ids: Sequence[str] | None) -> list[str]:
@@ -211,40 +234,50 @@ class Cache:
         if lookup.outcome != "miss":
             return
         ttl = self.ttl_for(expiries, time.time())
-        await self._fill(
-            workspace, keys.query(workspace, digest), lookup.token, body, ttl, miss=True
-        )
+        await self._fill(keys.query(workspace, digest), lookup.token, body, ttl)
 
     # -- invalidation -------------------------------------------------------------------------
 
-    async def invalidate(
-        self, workspace: str, agent_ids: Iterable[str], *, deleted: bool
-    ) -> Lookup:
-        """Retire entries a write by these agents could change: one HINCRBY per counter, one key.
+    async def stored(
+        self,
+        workspace: str,
+        agent_id: str,
+        memory_id: str,
+        token: bytes | None,
+        body: bytes,
+        expires: float | None,
+    ) -> None:
+        """After a memory is committed: retire what it changes and write it through, in one
+        round trip. `token` comes from `memory_token()`, taken before the write."""
+        ttl = self.ttl_for([expires], time.time())
+        key = keys.memory(workspace, memory_id)
+        fill = (key, token + _SEP + body, ttl) if token is not None and ttl > 0 else None
+        await self._bump(workspace, ["all", f"a:{agent_id}"], fill)
 
-        Returns what a write-through fill of a single memory must carry (or BYPASS).
-        """
+    async def invalidate(self, workspace: str, agent_ids: Iterable[str], *, deleted: bool) -> None:
+        """Retire entries a write by these agents could change: O(agents) HINCRBYs, one key."""
         fields = ["all", *(f"a:{a}" for a in set(agent_ids))]
-        return await self._bump(workspace, [*fields, "del"] if deleted else fields)
+        await self._bump(workspace, [*fields, "del"] if deleted else fields)
 
     async def invalidate_all(self, workspace: str) -> None:
         """Retire every entry of the workspace (clear)."""
         await self._bump(workspace, ["epoch"])
 
-    async def _bump(self, workspace: str, fields: list[str]) -> Lookup:
+    async def _bump(
+        self, workspace: str, fields: list[str], fill: tuple[str, bytes, int] | None = None
+    ) -> None:
         if not await self._usable(workspace) or self.client is None:
-            return BYPASS  # the epoch is bumped when Redis answers again
+            return  # the epoch is bumped when Redis answers again
         gens = keys.generations(workspace)
         try:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.client.pipeline(transaction=False)
             for field in fields:
                 pipe.hincrby(gens, field, 1)
-            pipe.hmget(gens, ["epoch", "del"])
-            *_, counters = await pipe.execute()
+            if fill is not None:
+                pipe.set(fill[0], fill[1], px=fill[2])
+            await pipe.execute()
         except RedisError as exc:
             self._failed(exc)
-            return BYPASS
-        return Lookup("written", token=_token(counters))
 
     # -- figures ------------------------------------------------------------------------------
 
@@ -252,6 +285,7 @@ class Cache:
         """Hits and misses across all service processes, or None while Redis is down."""
         if not await self._usable(workspace) or self.client is None:
             return None
+        await self._flush_counts(workspace)
         try:
             raw = await self.client.hmget(keys.cache_stats(workspace), ["lookups", "misses"])
         except RedisError as exc:

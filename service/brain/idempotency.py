@@ -49,8 +49,16 @@ async def run(
     key: str | None,
     request_hash: bytes,
     write: Callable[[db.Conn], Awaitable[Answer]],
+    *,
+    single_statement: bool = False,
 ) -> Answer:
-    """Perform `write` in a transaction, once per key; replay the first answer on a retry."""
+    """Perform `write` in a transaction, once per key; replay the first answer on a retry.
+
+    Without a key, a `single_statement` write runs in autocommit: one round trip, no BEGIN and
+    COMMIT around it, and just as atomic."""
+    if key is None and single_statement:
+        async with database.connection() as conn:
+            return await write(conn)
     async with database.transaction() as conn:
         if key is None:
             return await write(conn)

@@ -85,3 +85,22 @@ async def test_cache_works_on_a_cluster(cluster_client: AsyncTestClient) -> None
     assert len(response.json()["items"]) == 2
     stats = (await client.get("/v1/stats")).json()["cache"]
     assert stats["hits"] >= 2
+
+
+async def test_messaging_works_on_a_cluster(cluster_client: AsyncTestClient) -> None:
+    client = cluster_client
+    for agent in ("a", "b", "c"):
+        await client.put(f"/v1/agents/{agent}", json={})
+    direct = await client.post(
+        "/v1/messages", json={"from_agent": "a", "to_agent": "b", "context": {}}
+    )
+    wide = await client.post("/v1/messages/broadcast", json={"from_agent": "a", "context": {}})
+    for agent, expected in (
+        ("b", [direct.json()["id"], wide.json()["id"]]),
+        ("c", [wide.json()["id"]]),
+    ):
+        got = (await client.get(f"/v1/agents/{agent}/messages")).json()["items"]
+        assert [m["id"] for m in got] == expected
+        acked = await client.post(f"/v1/agents/{agent}/messages/ack", json={"ids": expected})
+        assert acked.json() == {"acked": len(expected)}
+    assert (await client.post("/v1/admin/cleanup")).status_code == 200

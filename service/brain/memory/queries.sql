@@ -5,7 +5,7 @@ INSERT INTO memories (workspace, id, agent_id, context, tags, importance, expire
 VALUES (%(workspace)s, gen_random_uuid(), %(agent_id)s, %(context)s::jsonb, %(tags)s::text[],
         %(importance)s::float8,
         COALESCE(%(expires_at)s::timestamptz, now() + make_interval(secs => %(ttl_seconds)s::float8)))
-RETURNING expires_at, memory_json(memories) AS body
+RETURNING id, expires_at, memory_json(memories) AS body
 
 -- name: get
 SELECT expires_at, memory_json(m) AS body

@@ -98,12 +98,15 @@ class MemoryService:
             return idempotency.Answer(201, row["body"].encode())
 
         request_hash = idempotency.fingerprint("POST /v1/memories", msgspec.json.encode(data))
-        answer = await idempotency.run(self.db, workspace, key, request_hash, write)
+        token = self.cache.memory_token()
+        answer = await idempotency.run(
+            self.db, workspace, key, request_hash, write, single_statement=True
+        )
         if not answer.replayed:
             metrics.MEMORIES_WRITTEN.inc()
-            token = await self.cache.invalidate(workspace, [data.agent_id], deleted=False)
-            memory_id = msgspec.json.decode(answer.body)["id"]
-            await self.cache.put_memory(workspace, memory_id, token, answer.body, _expiry(written))
+            await self.cache.stored(
+                workspace, data.agent_id, str(written["id"]), token, answer.body, _expiry(written)
+            )
         return answer
 
     async def get(self, workspace: str, memory_id: uuid.UUID) -> Page:
