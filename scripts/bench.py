@@ -3,8 +3,16 @@
 The script starts its own PostgreSQL and Redis in a temporary directory and the real service
 (`brain serve`) on a free port. It measures store, get, cached query and uncached query through
 HTTP, each beside the same work done directly through psycopg or redis-py at the same concurrency,
-then the latency of sequential uncached queries at two table sizes. Client-side latencies come
-from `time.perf_counter`; "in-service" latencies from the `Server-Timing: app;dur=<ms>` header.
+then the latency of sequential uncached queries at two table sizes. Then messaging, with ten
+registered agents: share (POST /v1/messages) beside the service's two outbox INSERTs through
+psycopg and beside a raw XADD; the pending + ack round trip beside XREADGROUP + XACK; broadcast
+beside the INSERTs of the message and its nine deliveries followed by nine pipelined XADDs; and
+the end-to-end latency from sending a share to receiving it over Server-Sent Events and over a
+long poll, beside a raw XADD waking a blocked XREADGROUP. The messaging INSERT baselines run in a
+second database of the same server with the same schema, so that the service's outbox relay
+(which appends every committed delivery not yet marked as appended) does not pick their rows up.
+Client-side latencies come from `time.perf_counter`; "in-service" latencies from the
+`Server-Timing: app;dur=<ms>` header.
 Exit status: 1 when the service does not start or more than 1% of HTTP requests fail.
 """
 
@@ -33,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 import redis.asyncio as aioredis
 
@@ -55,6 +64,25 @@ COPY_SQL = (
     "COPY memories (workspace, id, agent_id, context, tags, importance, created_at) FROM STDIN"
 )
 COPY_TYPES = ["text", "uuid", "text", "jsonb", "text[]", "float8", "timestamptz"]
+MSG_SQL = db.load_queries(ROOT / "service" / "brain" / "messaging" / "queries.sql")
+PEERS = [f"peer-{i:02d}" for i in range(10)]  # every registered agent while messaging
+RECIPIENTS = PEERS[:8]  # direct messages go to these; PEERS[-1] sends them
+BASELINE_DB = "brain_bench_baseline"
+JSON_HEADER = {"Content-Type": "application/json"}
+ACK_EVERY = 20  # the end-to-end runs acknowledge in batches of this many
+# Messages and deliveries committed as the share path commits them (the outbox), created long
+# enough ago that the service's relay appends them to the recipients' streams on its next round.
+PRELOAD_SQL = """
+WITH m AS (
+    INSERT INTO messages (workspace, id, from_agent, to_agent, context, priority, created_at)
+    SELECT %(workspace)s, gen_random_uuid(), %(from_agent)s, t.to_agent, t.context::jsonb, 1,
+           now() - interval '10 seconds'
+    FROM unnest(%(to_agents)s::text[], %(contexts)s::text[]) AS t(to_agent, context)
+    RETURNING workspace, id, to_agent, seq
+)
+INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
+SELECT workspace, id, to_agent, seq FROM m
+"""
 
 
 # -- generated data ---------------------------------------------------------------------------
@@ -155,6 +183,40 @@ def uncached_body(rng: random.Random) -> dict[str, Any]:
         "tags": [rng.choice(TOPICS)],
         "min_importance": 0.3 + rng.random() * 1e-6,
     }
+
+
+def share_body(sender: str, recipient: str | None, context: str) -> bytes:
+    """A POST /v1/messages body (POST /v1/messages/broadcast without a recipient)."""
+    to = "" if recipient is None else f'"to_agent":"{recipient}",'
+    return f'{{"from_agent":"{sender}",{to}"context":{context}}}'.encode()
+
+
+def message_params(sender: str, recipient: str | None, context: str) -> dict[str, Any]:
+    """The parameters of messaging/queries.sql `insert_message`, as the service passes them."""
+    return {
+        "workspace": WORKSPACE, "from_agent": sender, "to_agent": recipient,
+        "context": context, "priority": 1, "ttl_seconds": None,
+    }  # fmt: skip
+
+
+def stream_fields(message_id: str, body: bytes) -> dict[str, Any]:
+    """A stream entry shaped like the service's (message id, body, expiry, retry flag)."""
+    return {"id": message_id, "m": body, "exp": b"0", "r": b"0"}
+
+
+def ack_body(ids: Sequence[str]) -> bytes:
+    return b'{"ids":[' + b",".join(b'"%s"' % i.encode() for i in ids) + b"]}"
+
+
+class _Taken(msgspec.Struct):
+    id: str
+
+
+class _Pending(msgspec.Struct):
+    items: list[_Taken]
+
+
+PENDING = msgspec.json.Decoder(_Pending)
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -436,6 +498,18 @@ class Scale:
     base: Run
 
 
+@dataclasses.dataclass
+class Latency:
+    """Sequential share -> delivery samples: `api.latencies_ms` from sending the POST until the
+    message arrives, `api.server_ms` the share's in-service time; `base` a raw equivalent."""
+
+    path: str
+    baseline: str
+    api: Run
+    base: Run
+    share_ms: list[float] = dataclasses.field(default_factory=list)  # the POST alone
+
+
 class Bench:
     """Clients of the service, of PostgreSQL and of Redis, and the measurements made with them."""
 
@@ -447,6 +521,7 @@ class Bench:
         self.rng = random.Random(args.seed)
         self.pairs: list[Pair] = []
         self.scale: list[Scale] = []
+        self.latency: list[Latency] = []
         self.notes: list[str] = []
         # One single-connection client per worker: together they hold `concurrency` keep-alive
         # connections, and each request skips the shared pool's bookkeeping, which costs a third
@@ -463,6 +538,7 @@ class Bench:
         self.http = self.clients[0]
         self.redis = aioredis.Redis.from_url(redis_url, max_connections=args.concurrency * 2)
         self.conns: list[psycopg.AsyncConnection[Any]] = []
+        self.base_conns: list[psycopg.AsyncConnection[Any]] = []  # the baseline database
 
     async def open(self) -> None:
         for _ in range(self.args.concurrency):
@@ -474,7 +550,7 @@ class Bench:
         for client in self.clients:
             await client.aclose()
         await self.redis.aclose()
-        for conn in self.conns:
+        for conn in [*self.conns, *self.base_conns]:
             await conn.close()
 
     async def run(self, name: str, op: Op, **kw: Any) -> Run:
@@ -656,6 +732,388 @@ class Bench:
             if miss < 0.99:
                 self.notes.append(f"{label}: only {miss:.1%} of answers were cache misses")
 
+    # -- messaging ------------------------------------------------------------------------------
+
+    async def open_baseline(self) -> None:
+        """A second database with the same schema and agents, for the messaging INSERT baselines:
+        the service's relay scans its own database's outbox only."""
+        await self.conns[0].execute(f"CREATE DATABASE {BASELINE_DB}")
+        url = psycopg.conninfo.make_conninfo(self.db_url, dbname=BASELINE_DB)
+        await asyncio.to_thread(migrate.apply, url)
+        for _ in range(self.args.concurrency):
+            conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            await conn.execute(SESSION_SETUP)
+            self.base_conns.append(conn)
+        await self.base_conns[0].execute(
+            "INSERT INTO agents (workspace, id) SELECT %s, unnest(%s::text[])", (WORKSPACE, PEERS)
+        )
+
+    async def reset_messaging(self) -> None:
+        """Empty the tables, clear through the service (which deletes the registered agents'
+        streams), drop the baselines' keys, register the peers again."""
+        await self.conns[0].execute(
+            "TRUNCATE messages, message_deliveries, memories, idempotency_keys"
+        )
+        (await self.http.post("/v1/admin/clear", json=CLEAR)).raise_for_status()
+        for conn in self.base_conns[:1]:
+            await conn.execute("TRUNCATE messages, message_deliveries")
+        async for key in self.redis.scan_iter(match="bench:*", count=1000):
+            await self.redis.unlink(key)
+        for agent in PEERS:
+            (await self.http.put(f"/v1/agents/{agent}", json={})).raise_for_status()
+
+    async def _drain_outbox(self, limit_s: float) -> tuple[int, int, float]:
+        """Wait until no delivery is left in the outbox (`enqueued = false`) or `limit_s` passes;
+        (the backlog at first, the backlog at last, the seconds waited)."""
+        started, first = time.perf_counter(), None
+        while True:
+            cur = await self.conns[0].execute(MSG_SQL["outbox_backlog"])
+            backlog = int((await cur.fetchone() or [0])[0])
+            first = backlog if first is None else first
+            took = time.perf_counter() - started
+            if backlog == 0 or took > limit_s:
+                return first, backlog, took
+            await asyncio.sleep(0.1)
+
+    async def settle(self, after: str) -> None:
+        """Wait for the relay, so that its work after one run does not land in the next."""
+        first, left, took = await self._drain_outbox(120)
+        if left:
+            self.notes.append(f"{after}: the outbox still held {left} after {took:.0f} s")
+        elif first:
+            print(f"  outbox after {after}: {first} rows; the relay emptied it in {took:.1f} s")
+            self.notes.append(
+                f"{after}: {first} deliveries were still outbox rows (enqueued = false) when the "
+                f"run ended; the relay took {took:.1f} s more to mark them appended"
+            )
+
+    def _contexts(self, count: int) -> list[str]:
+        return [fake_memory(self.rng).context for _ in range(count)]
+
+    async def share(self) -> None:
+        contexts = self._contexts(4096)
+        sender, rng = PEERS[-1], self.rng
+        picks = [(rng.choice(RECIPIENTS), c) for c in contexts]
+        bodies = [share_body(sender, to, c) for to, c in picks]
+        params = [message_params(sender, to, c) for to, c in picks]
+        counter = iter(range(10**9))
+        first = await self.http.post("/v1/messages", content=bodies[0], headers=JSON_HEADER)
+        first.raise_for_status()
+        message = first.content  # the body the service appends to the stream
+
+        async def api(worker: int) -> httpx.Response:
+            body = bodies[next(counter) % len(bodies)]
+            client = self.clients[worker]
+            return await client.post("/v1/messages", content=body, headers=JSON_HEADER)
+
+        async def raw_sql(worker: int) -> None:
+            p = params[next(counter) % len(params)]
+            conn = self.base_conns[worker]
+            async with conn.transaction():
+                cur = await conn.execute(MSG_SQL["insert_message"], p)
+                row = await cur.fetchone()
+                assert row is not None
+                delivery = {
+                    "workspace": WORKSPACE, "message_id": row[0], "agent_id": p["to_agent"],
+                    "seq": row[1],
+                }  # fmt: skip
+                await (await conn.execute(MSG_SQL["insert_direct_delivery"], delivery)).fetchone()
+
+        async def raw_xadd(worker: int) -> None:
+            key = f"bench:share:{RECIPIENTS[worker % len(RECIPIENTS)]}"
+            await self.redis.xadd(key, stream_fields(str(uuid.uuid4()), message))
+
+        api_run = await self.run("share: POST /v1/messages", api, expect=201)
+        await self.settle("share: POST /v1/messages")
+        sql_run = await self.run("share: psycopg INSERT message + delivery", raw_sql)
+        xadd_run = await self.run(f"share: redis XADD ({len(message)} B)", raw_xadd)
+        self.pairs.append(Pair("share", "psycopg 2 INSERTs, 1 tx", api_run, sql_run))
+        self.pairs.append(Pair("share", "redis XADD", api_run, xadd_run))
+
+    async def preload(self, count: int) -> None:
+        """Commit `count` direct messages to the recipients in bulk and let the relay append
+        them to their streams."""
+        started = time.perf_counter()
+        contexts = self._contexts(min(count, 4096))
+        to = [RECIPIENTS[i % len(RECIPIENTS)] for i in range(count)]
+        for low in range(0, count, 10_000):
+            high = min(low + 10_000, count)
+            await self.conns[0].execute(
+                PRELOAD_SQL,
+                {
+                    "workspace": WORKSPACE, "from_agent": PEERS[-1], "to_agents": to[low:high],
+                    "contexts": [contexts[i % len(contexts)] for i in range(low, high)],
+                },
+            )  # fmt: skip
+        await self.conns[0].execute("ANALYZE messages, message_deliveries")
+        committed = time.perf_counter() - started
+        _, left, took = await self._drain_outbox(180)
+        if left:
+            self.notes.append(f"the relay had not appended {left} preloaded messages in {took} s")
+        print(f"  preloaded {count} messages in {committed:.1f} s, relayed in {took:.1f} s")
+
+    async def pending_ack(self) -> None:
+        # Enough that neither side runs dry: measured rates stay well under 1000 round trips
+        # of 5.5 messages on average (API) and 7000 (redis-py) per second on this kind of machine.
+        seconds = self.args.duration + self.args.warmup
+        await self.preload(int(5500 * seconds))
+        rng = self.rng
+        empty: Counter[str] = Counter()
+
+        async def api(worker: int) -> httpx.Response:
+            agent = RECIPIENTS[worker % len(RECIPIENTS)]
+            client = self.clients[worker]
+            path = f"/v1/agents/{agent}/messages"
+            got = await client.get(f"{path}?limit={rng.randint(1, 10)}&consumer=w{worker}")
+            if got.status_code != 200:
+                return got
+            ids = [item.id for item in PENDING.decode(got.content).items]
+            took = server_ms(got.headers.get("server-timing")) or 0.0
+            if not ids:
+                empty["api"] += 1
+                return got
+            acked = await client.post(f"{path}/ack", content=ack_body(ids), headers=JSON_HEADER)
+            if acked.status_code != 200:
+                return acked
+            if acked.json()["acked"] != len(ids):
+                empty["api acked fewer"] += 1
+            took += server_ms(acked.headers.get("server-timing")) or 0.0
+            return httpx.Response(200, headers={"server-timing": f"app;dur={took:.3f}"})
+
+        api_run = await self.run("pending+ack: GET pending, POST ack", api)
+        await self.settle("pending+ack")
+
+        message = (await self.http.get(f"/v1/agents/{RECIPIENTS[0]}/messages?limit=1")).content
+        body = message[len(b'{"items":[') : -2]
+        streams = [f"bench:pending:{w}" for w in range(self.args.concurrency)]
+        per_stream = int(7000 * 5.5 * seconds / max(self.args.concurrency, 2))
+        started = time.perf_counter()
+        for key in streams:
+            await self.redis.xgroup_create(key, "g", id="0", mkstream=True)
+            for low in range(0, per_stream, 2000):
+                pipe = self.redis.pipeline(transaction=False)
+                for _ in range(min(2000, per_stream - low)):
+                    pipe.xadd(key, stream_fields(str(uuid.uuid4()), body))
+                await pipe.execute()
+        took = time.perf_counter() - started
+        print(f"  filled {len(streams)} streams with {per_stream} entries each in {took:.1f} s")
+
+        async def raw(worker: int) -> None:
+            key = streams[worker]
+            got = await self.redis.xreadgroup(
+                "g", f"c{worker}", {key: ">"}, count=rng.randint(1, 10)
+            )
+            if not got or not got[0][1]:
+                empty["redis-py"] += 1
+                return
+            await self.redis.xack(key, "g", *(entry[0] for entry in got[0][1]))
+
+        base_run = await self.run("pending+ack: redis XREADGROUP + XACK", raw)
+        self.pairs.append(Pair("pending+ack", "XREADGROUP+XACK", api_run, base_run))
+        await self.redis.unlink(*streams)
+        for side, times in empty.items():
+            self.notes.append(f"pending+ack ({side}): {times} round trips found nothing to take")
+
+    async def broadcast(self) -> None:
+        contexts = self._contexts(4096)
+        rng = self.rng
+        picks = [(rng.choice(PEERS), c) for c in contexts]
+        bodies = [share_body(sender, None, c) for sender, c in picks]
+        params = [message_params(sender, None, c) for sender, c in picks]
+        counter = iter(range(10**9))
+        others = len(PEERS) - 1
+
+        async def api(worker: int) -> httpx.Response:
+            body = bodies[next(counter) % len(bodies)]
+            client = self.clients[worker]
+            return await client.post("/v1/messages/broadcast", content=body, headers=JSON_HEADER)
+
+        async def raw(worker: int) -> None:
+            p = params[next(counter) % len(params)]
+            conn = self.base_conns[worker]
+            async with conn.transaction():
+                cur = await conn.execute(MSG_SQL["insert_message"], p)
+                row = await cur.fetchone()
+                assert row is not None
+                where = {
+                    "workspace": WORKSPACE, "message_id": row[0], "seq": row[1],
+                    "from_agent": p["from_agent"],
+                }  # fmt: skip
+                cur = await conn.execute(MSG_SQL["insert_broadcast_deliveries"], where)
+                recipients = [r[0] for r in await cur.fetchall()]
+            fields = stream_fields(str(row[0]), row[3].encode())
+            pipe = self.redis.pipeline(transaction=False)
+            for agent in recipients:
+                pipe.xadd(f"bench:broadcast:{agent}", fields)
+            await pipe.execute()
+
+        name = f"broadcast: POST /v1/messages/broadcast ({others})"
+        api_run = await self.run(name, api, expect=201)
+        await self.settle("broadcast")
+        base_run = await self.run(f"broadcast: psycopg tx + {others} XADD pipelined", raw)
+        baseline = f"tx 1+{others} rows, {others} XADD pipe"
+        self.pairs.append(Pair(f"broadcast to {others}", baseline, api_run, base_run))
+
+    def _sse_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.service.url,
+            headers={"Authorization": f"Bearer {self.service.token}"},
+            timeout=httpx.Timeout(30, read=None),
+        )
+
+    async def delivery_latency(self) -> None:
+        samples = 50 if self.args.quick else 200
+        print(f"end-to-end share -> delivery ({samples} sequential samples each)", flush=True)
+        sse, sse_share = await self.over_sse(RECIPIENTS[0], samples)
+        poll, poll_share = await self.over_long_poll(RECIPIENTS[1], samples)
+        wake = await self.raw_wake(samples)
+        baseline = "XADD -> XREADGROUP BLOCK"
+        self.latency.append(Latency("SSE (GET .../stream)", baseline, sse, wake, sse_share))
+        self.latency.append(Latency("long poll (wait=5)", baseline, poll, wake, poll_share))
+
+    async def _share_to(self, agent: str) -> tuple[float, httpx.Response, str | None]:
+        """Send one message to `agent`; (when it was sent, the answer, the message id)."""
+        body = share_body(PEERS[-1], agent, fake_memory(self.rng).context)
+        sent = time.perf_counter()
+        answer = await self.http.post("/v1/messages", content=body, headers=JSON_HEADER)
+        return sent, answer, answer.json()["id"] if answer.status_code == 201 else None
+
+    async def _ack(self, agent: str, ids: list[str]) -> None:
+        if ids:
+            path, body = f"/v1/agents/{agent}/messages/ack", ack_body(ids)
+            (await self.http.post(path, content=body, headers=JSON_HEADER)).raise_for_status()
+            ids.clear()
+
+    async def over_sse(self, agent: str, samples: int) -> tuple[Run, list[float]]:
+        arrived: dict[str, float] = {}
+        waiting: dict[str, asyncio.Future[float]] = {}
+
+        async def read(response: httpx.Response) -> None:
+            event = ident = None
+            async for line in response.aiter_lines():
+                if not line:  # the end of an event
+                    if event == "message" and ident:
+                        at = arrived[ident] = time.perf_counter()
+                        future = waiting.pop(ident, None)
+                        if future is not None and not future.done():
+                            future.set_result(at)
+                    event = ident = None
+                    continue
+                name, _, value = line.partition(":")
+                if name == "event":
+                    event = value.strip()
+                elif name == "id":
+                    ident = value.strip()
+
+        run, share_ms, unacked = Run("share -> SSE event"), [], []
+        async with self._sse_client() as client:
+            path = f"/v1/agents/{agent}/messages/stream?consumer=bench"
+            async with client.stream("GET", path) as response:
+                response.raise_for_status()
+                reader = asyncio.create_task(read(response))
+                try:
+                    for index in range(samples + 5):  # the first five warm up
+                        sent, answer, ident = await self._share_to(agent)
+                        posted = time.perf_counter()
+                        if ident is None:
+                            run.record(0.0, answer, 201)
+                            continue
+                        at = arrived.get(ident)
+                        if at is None:
+                            future = waiting[ident] = asyncio.get_running_loop().create_future()
+                            try:
+                                at = await asyncio.wait_for(future, 5)
+                            except TimeoutError:
+                                run.errors["no event within 5 s"] += 1
+                                continue
+                        if index >= 5:
+                            run.record((at - sent) * 1000, answer, 201)
+                            share_ms.append((posted - sent) * 1000)
+                        unacked.append(ident)
+                        if len(unacked) >= ACK_EVERY:
+                            await self._ack(agent, unacked)
+                    await self._ack(agent, unacked)
+                finally:
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                        await reader
+        self._progress(run)
+        return run, share_ms
+
+    async def over_long_poll(self, agent: str, samples: int) -> tuple[Run, list[float]]:
+        path = f"/v1/agents/{agent}/messages?limit=10&wait=5&consumer=bench"
+        run, share_ms, unacked = Run("share -> long poll answer"), [], []
+        async with self._sse_client() as client:
+
+            async def poll() -> tuple[httpx.Response, float]:
+                answer = await client.get(path)
+                return answer, time.perf_counter()
+
+            for index in range(samples + 5):
+                waiter = asyncio.create_task(poll())
+                await asyncio.sleep(0.01)  # let the poll reach its blocking read
+                sent, answer, ident = await self._share_to(agent)
+                posted = time.perf_counter()
+                got, at = await waiter
+                taken = [i.id for i in PENDING.decode(got.content).items] if got.is_success else []
+                unacked.extend(taken)
+                if ident is None or ident not in taken:
+                    run.errors["share failed" if ident is None else "not in the poll's answer"] += 1
+                elif index >= 5:
+                    run.record((at - sent) * 1000, answer, 201)
+                    share_ms.append((posted - sent) * 1000)
+                if len(unacked) >= ACK_EVERY:
+                    await self._ack(agent, unacked)
+            await self._ack(agent, unacked)
+        self._progress(run)
+        return run, share_ms
+
+    async def raw_wake(self, samples: int) -> Run:
+        """XADD on one connection waking an XREADGROUP BLOCK on another, as above (10 ms apart)."""
+        key = "bench:wake"
+        body = share_body(PEERS[-1], RECIPIENTS[0], fake_memory(self.rng).context)
+        await self.redis.xgroup_create(key, "g", id="0", mkstream=True)
+        blocker = aioredis.Redis.from_url(self.redis_url)
+        run = Run("XADD -> XREADGROUP BLOCK")
+        try:
+
+            async def read() -> tuple[Any, float]:
+                got = await blocker.xreadgroup("g", "c", {key: ">"}, count=10, block=5000)
+                return got, time.perf_counter()
+
+            for index in range(samples + 5):
+                waiter = asyncio.create_task(read())
+                await asyncio.sleep(0.01)
+                sent = time.perf_counter()
+                await self.redis.xadd(key, stream_fields(str(uuid.uuid4()), body))
+                got, at = await waiter
+                if not got:
+                    run.errors["no entry within 5 s"] += 1
+                    continue
+                await self.redis.xack(key, "g", *(entry[0] for entry in got[0][1]))
+                if index >= 5:
+                    run.record((at - sent) * 1000, None, 0)
+        finally:
+            await blocker.aclose()
+            await self.redis.unlink(key)
+        self._progress(run)
+        return run
+
+    @staticmethod
+    def _progress(run: Run) -> None:
+        print(f"  {run.name:<46} p50 {fmt(run.p(50))} ms  p95 {fmt(run.p(95))} ms", flush=True)
+
+    async def messaging(self) -> None:
+        await self.open_baseline()
+        await self.reset_messaging()
+        await self.share()
+        await self.reset_messaging()
+        await self.pending_ack()
+        await self.reset_messaging()
+        await self.broadcast()
+        await self.reset_messaging()
+        await self.delivery_latency()
+
     async def everything(self) -> None:
         small, large = (2_000, 5_000) if self.args.quick else (10_000, 100_000)
         print("store (empty table)", flush=True)
@@ -670,6 +1128,8 @@ class Bench:
         await self.scale_at(small)
         await self.load(large - small)
         await self.scale_at(large)
+        print(f"messaging ({len(PEERS)} registered agents)", flush=True)
+        await self.messaging()
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -701,6 +1161,9 @@ PAIR_HEADERS = (
     "operation|baseline|API ops/s|API p50|API p95|svc p50|base ops/s|base p50|base p95|ratio"
 )
 SCALE_HEADERS = "rows|shape|n|API p50|API p95|svc p50|svc p95|raw p50|raw p95"
+LATENCY_HEADERS = (
+    "delivered over|baseline|n|p50|p95|p99|max|share p50|share svc p50|base n|base p50|base p95"
+)
 
 
 def pair_row(p: Pair) -> list[str]:
@@ -717,14 +1180,37 @@ def scale_row(s: Scale) -> list[str]:
             *service, fmt(base.p(50)), fmt(base.p(95))]  # fmt: skip
 
 
+MESSAGING_LEGEND = [
+    "messaging baselines (PostgreSQL: the service's own statements, psycopg, a second database):",
+    "  share: insert_message + insert_direct_delivery in one transaction | one XADD of the "
+    "message's JSON (the API also checks the agents exist and appends through a Lua script)",
+    "  pending+ack: one op = take 1..10 (random) then acknowledge them; raw: XREADGROUP COUNT "
+    "1..10 + XACK on pre-filled streams (one per client)",
+    "  broadcast: insert_message + insert_broadcast_deliveries in one transaction, then one XADD "
+    "per recipient in one pipeline",
+]
+
+
+def latency_row(d: Latency) -> list[str]:
+    api, base = d.api, d.base
+    return [d.path, d.baseline, str(len(api.latencies_ms)), fmt(api.p(50)), fmt(api.p(95)),
+            fmt(api.p(99)), fmt(max(api.latencies_ms, default=None)),
+            fmt(percentile(d.share_ms, 50)), fmt(api.p(50, service=True), 3),
+            str(len(base.latencies_ms)), fmt(base.p(50)), fmt(base.p(95))]  # fmt: skip
+
+
 def report(bench: Bench, args: argparse.Namespace) -> str:
     out = [
         f"\nBrain benchmark - concurrency {args.concurrency}, {args.workers} service worker(s), "
         f"{args.duration:g} s per measurement, {os.cpu_count()} CPU(s). Latencies in ms; "
         "svc = in-service (Server-Timing); ratio = API ops/s / baseline ops/s.\n",
         table(PAIR_HEADERS.split("|"), [pair_row(p) for p in bench.pairs]),
+        *(MESSAGING_LEGEND if any(p.operation == "share" for p in bench.pairs) else []),
         "\nuncached query latency by table size (sequential, concurrency 1):\n",
         table(SCALE_HEADERS.split("|"), [scale_row(s) for s in bench.scale]),
+        "\nend-to-end share -> delivery (sequential; from sending POST /v1/messages until the "
+        "message arrives; share = the POST alone; baseline: XADD waking a blocked XREADGROUP):\n",
+        table(LATENCY_HEADERS.split("|"), [latency_row(d) for d in bench.latency]),
         "\nIn the API runs: CPU (cores busy) of the load generator, the service and the whole "
         "machine; the load generator's keep-alive connections per service worker; cache outcomes.",
         *(
@@ -732,6 +1218,7 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
             f"machine {r.machine_cpu:.2f}  conns/worker {'+'.join(map(str, r.connections or []))}  "
             f"cache {dict(r.cache)}"
             for r in api_runs(bench)
+            if r.seconds  # not the sequential end-to-end samples
         ),
         *_errors(bench),
         *_targets(bench),
@@ -744,12 +1231,14 @@ def api_runs(bench: Bench) -> list[Run]:
     """Each API run once (get by id has two baselines)."""
     runs = {id(p.api): p.api for p in bench.pairs}
     runs.update({id(s.api): s.api for s in bench.scale})
+    runs.update({id(d.api): d.api for d in bench.latency})
     return list(runs.values())
 
 
 def all_runs(bench: Bench) -> list[Run]:
     runs = {id(r): r for p in bench.pairs for r in (p.api, p.base)}
     runs.update({id(r): r for s in bench.scale for r in (s.api, s.base)})
+    runs.update({id(r): r for d in bench.latency for r in (d.api, d.base)})
     return list(runs.values())
 
 
@@ -806,6 +1295,11 @@ def results(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str,
         {"rows": s.rows, "shape": s.shape, "api": s.api.summary(), "base": s.base.summary()}
         for s in bench.scale
     ]  # fmt: skip
+    latency = [
+        {"path": d.path, "baseline": d.baseline, "share_p50_ms": percentile(d.share_ms, 50),
+         "api": d.api.summary(), "base": d.base.summary()}
+        for d in bench.latency
+    ]  # fmt: skip
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -813,6 +1307,7 @@ def results(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str,
         "seconds": round(seconds, 1),
         "pairs": pairs,
         "scale": scale,
+        "latency": latency,
         "targets": targets(bench),
         "notes": bench.notes,
     }

@@ -88,7 +88,8 @@ class Cache:
             if not self._down:
                 return True
             try:
-                pipe = self.client.pipeline(transaction=False)  # a cluster runs MULTI in another loop
+                # No MULTI: redis-py's cluster client runs it in a thread with another loop.
+                pipe = self.client.pipeline(transaction=False)
                 pipe.hincrby(keys.generations(workspace), "epoch", 1)
                 pipe.hmget(keys.generations(workspace), ["epoch", "del"])
                 _, counters = await pipe.execute()
