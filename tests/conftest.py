@@ -42,6 +42,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.
     server.stop()
 
 
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Redis]:
+    """A Redis of the test's own, which it may kill and restart (AOF everysec, like the
+    embedded default)."""
+    server = embedded.Redis(tmp_path_factory.mktemp("redis-own"))
+    server.start()
+    yield server
+    server.stop()
+
+
 def fresh_database(pg: embedded.Postgres) -> str:
     """The name of a new database cloned from the migrated template."""
     name = f"test_{next(_numbers)}"

@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,14 +18,6 @@ from tests.conftest import TOKEN, repo_root
 from tests.e2e.service import Service
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Redis]:
-    server = embedded.Redis(tmp_path_factory.mktemp("redis-e2e"))  # AOF everysec
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

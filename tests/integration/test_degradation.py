@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from brain import app, embedded, migrate
 from tests.conftest import AUTH, make_settings
-
-
-@pytest.fixture
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Redis]:
-    """A Redis this test may kill (AOF everysec, like the embedded default)."""
-    server = embedded.Redis(tmp_path_factory.mktemp("redis-g6"))
-    server.start()
-    yield server
-    server.stop()
 
 
 async def store(client: AsyncTestClient, note: str) -> dict:

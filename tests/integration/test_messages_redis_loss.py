@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
@@ -15,14 +15,6 @@ from brain.messaging import repository
 from brain.messaging.relay import Relay
 from brain.messaging.streams import Streams
 from tests.conftest import AUTH, make_settings
-
-
-@pytest.fixture
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Redis]:
-    server = embedded.Redis(tmp_path_factory.mktemp("redis-msg"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
