@@ -539,6 +539,8 @@ class Bench:
         self.redis = aioredis.Redis.from_url(redis_url, max_connections=args.concurrency * 2)
         self.conns: list[psycopg.AsyncConnection[Any]] = []
         self.base_conns: list[psycopg.AsyncConnection[Any]] = []  # the baseline database
+        # Messaging measurements last half as long with --quick (the memory ones do not change).
+        self.msg = {"duration": max(args.duration / 2, 0.5) if args.quick else args.duration}
 
     async def open(self) -> None:
         for _ in range(self.args.concurrency):
@@ -823,10 +825,10 @@ class Bench:
             key = f"bench:share:{RECIPIENTS[worker % len(RECIPIENTS)]}"
             await self.redis.xadd(key, stream_fields(str(uuid.uuid4()), message))
 
-        api_run = await self.run("share: POST /v1/messages", api, expect=201)
+        api_run = await self.run("share: POST /v1/messages", api, expect=201, **self.msg)
         await self.settle("share: POST /v1/messages")
-        sql_run = await self.run("share: psycopg INSERT message + delivery", raw_sql)
-        xadd_run = await self.run(f"share: redis XADD ({len(message)} B)", raw_xadd)
+        sql_run = await self.run("share: psycopg INSERT message + delivery", raw_sql, **self.msg)
+        xadd_run = await self.run(f"share: redis XADD ({len(message)} B)", raw_xadd, **self.msg)
         self.pairs.append(Pair("share", "psycopg 2 INSERTs, 1 tx", api_run, sql_run))
         self.pairs.append(Pair("share", "redis XADD", api_run, xadd_run))
 
@@ -855,7 +857,7 @@ class Bench:
     async def pending_ack(self) -> None:
         # Enough that neither side runs dry: measured rates stay well under 1000 round trips
         # of 5.5 messages on average (API) and 7000 (redis-py) per second on this kind of machine.
-        seconds = self.args.duration + self.args.warmup
+        seconds = self.msg["duration"] + self.args.warmup
         await self.preload(int(5500 * seconds))
         rng = self.rng
         empty: Counter[str] = Counter()
@@ -880,7 +882,7 @@ class Bench:
             took += server_ms(acked.headers.get("server-timing")) or 0.0
             return httpx.Response(200, headers={"server-timing": f"app;dur={took:.3f}"})
 
-        api_run = await self.run("pending+ack: GET pending, POST ack", api)
+        api_run = await self.run("pending+ack: GET pending, POST ack", api, **self.msg)
         await self.settle("pending+ack")
 
         message = (await self.http.get(f"/v1/agents/{RECIPIENTS[0]}/messages?limit=1")).content
@@ -908,7 +910,7 @@ class Bench:
                 return
             await self.redis.xack(key, "g", *(entry[0] for entry in got[0][1]))
 
-        base_run = await self.run("pending+ack: redis XREADGROUP + XACK", raw)
+        base_run = await self.run("pending+ack: redis XREADGROUP + XACK", raw, **self.msg)
         self.pairs.append(Pair("pending+ack", "XREADGROUP+XACK", api_run, base_run))
         await self.redis.unlink(*streams)
         for side, times in empty.items():
@@ -948,9 +950,11 @@ class Bench:
             await pipe.execute()
 
         name = f"broadcast: POST /v1/messages/broadcast ({others})"
-        api_run = await self.run(name, api, expect=201)
+        api_run = await self.run(name, api, expect=201, **self.msg)
         await self.settle("broadcast")
-        base_run = await self.run(f"broadcast: psycopg tx + {others} XADD pipelined", raw)
+        base_run = await self.run(
+            f"broadcast: psycopg tx + {others} XADD pipelined", raw, **self.msg
+        )
         baseline = f"tx 1+{others} rows, {others} XADD pipe"
         self.pairs.append(Pair(f"broadcast to {others}", baseline, api_run, base_run))
 
@@ -1188,6 +1192,7 @@ MESSAGING_LEGEND = [
     "1..10 + XACK on pre-filled streams (one per client)",
     "  broadcast: insert_message + insert_broadcast_deliveries in one transaction, then one XADD "
     "per recipient in one pipeline",
+    "  (with --quick the messaging runs last half the time per measurement)",
 ]
 
 
