@@ -74,7 +74,7 @@ class AdminService:
     async def clear(self, workspace: str) -> None:
         """Delete every agent, memory, message and idempotency key of the workspace, then its
         cache entries and delivery streams."""
-        agents = await messages_repo.registered_agents(self.db, workspace)
+        agents = await messages_repo.stream_agents(self.db, workspace)
         async with self.db.transaction() as conn:
             await messages_repo.delete_all(conn, workspace)
             await memories_repo.delete_all(conn, workspace)

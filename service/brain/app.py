@@ -94,6 +94,8 @@ def _lifespan(
             # in the middle of a call, which would leave shutdown waiting forever.
             stop = asyncio.Event()
             tasks = [asyncio.create_task(memo.watch(settings.workspace, stop), name="redis-watch")]
+            if streams is not None:
+                tasks.append(asyncio.create_task(messages.mark_appended(stop), name="mark"))
             if streams is not None and run_relay:
                 relay = Relay(
                     database, streams, settings.workspace, settings.message_retention_seconds
@@ -106,6 +108,7 @@ def _lifespan(
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await messages.flush_appended()
 
     return lifespan
 

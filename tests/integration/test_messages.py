@@ -233,6 +233,7 @@ async def test_stats_and_cleanup(client: AsyncTestClient) -> None:
 
 async def test_clear_forgets_messages_and_streams(client: AsyncTestClient) -> None:
     await share(client)
+    assert (await client.delete("/v1/agents/research")).status_code == 204  # streams remain
     assert (
         await client.post("/v1/admin/clear", json={"confirm": "delete all data"})
     ).status_code == 204

@@ -129,3 +129,16 @@ async def test_redis_down_accepts_into_the_outbox(
     assert got_b == [broadcast.json()["id"]]  # the acknowledged direct message is not sent
     assert got_c == [broadcast.json()["id"]]
     assert (await client.get("/v1/stats")).json()["messages"]["outbox_backlog"] == 0
+
+
+async def test_appended_deliveries_leave_the_outbox_without_the_relay(
+    client: AsyncTestClient, side: tuple[db.Database, Relay]
+) -> None:
+    """The share path marks what it appended, so the relay only meets real leftovers."""
+    await share(client)
+    await client.post("/v1/messages/broadcast", json={"from_agent": "a", "context": {}})
+    deadline = asyncio.get_running_loop().time() + 5
+    while (await client.get("/v1/stats")).json()["messages"]["outbox_backlog"]:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert await relay_round(side) == 0

@@ -106,8 +106,12 @@ WITH doomed AS (
 )
 DELETE FROM messages m USING doomed WHERE m.workspace = %(workspace)s AND m.id = doomed.id
 
--- name: registered_agents
-SELECT id FROM agents WHERE workspace = %(workspace)s ORDER BY id
+-- name: stream_agents
+-- Agents that may have delivery streams: registered ones, and any with deliveries (an agent
+-- unregistered since keeps its streams until they are trimmed or cleared).
+SELECT id FROM agents WHERE workspace = %(workspace)s
+UNION
+SELECT DISTINCT agent_id FROM message_deliveries WHERE workspace = %(workspace)s
 
 -- name: delete_all
 DELETE FROM messages WHERE workspace = %(workspace)s

@@ -51,6 +51,14 @@ async def mark_enqueued(conn: db.Conn, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
+async def mark_appended(database: db.Database, rows: Sequence[dict[str, Any]]) -> None:
+    """`mark_enqueued` for what the share path appended. Without waiting for the WAL flush: if
+    the mark is lost in a crash, the relay appends again, which changes nothing."""
+    async with database.transaction() as conn:
+        await conn.execute("SET LOCAL synchronous_commit = off")
+        await mark_enqueued(conn, rows)
+
+
 async def requeue_unacked(database: db.Database, retention: float) -> int:
     async with database.connection() as conn:
         cur = await conn.execute(SQL["requeue_unacked"], {"retention": retention})
@@ -116,10 +124,10 @@ async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> in
                 return total
 
 
-async def registered_agents(database: db.Database, workspace: str) -> list[str]:
+async def stream_agents(database: db.Database, workspace: str) -> list[str]:
     async with database.connection() as conn:
-        cur = await conn.execute(SQL["registered_agents"], {"workspace": workspace})
-        return [row["id"] for row in await cur.fetchall()]
+        cur = await conn.execute(SQL["stream_agents"], {"workspace": workspace})
+        return sorted(row["id"] for row in await cur.fetchall())
 
 
 async def delete_all(conn: db.Conn, workspace: str) -> int:

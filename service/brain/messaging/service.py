@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -23,6 +24,7 @@ log = logging.getLogger("brain.messaging")
 MAX_WAIT_SECONDS = 30
 WAIT_SLICE_MS = 2000  # re-check expired leases at least this often while long-polling
 HEARTBEAT_SECONDS = 15.0
+MARK_INTERVAL_SECONDS = 0.1
 SSE_BATCH = 10
 
 
@@ -58,6 +60,8 @@ class MessageService:
         self.streams = streams
         self.max_context_bytes = max_context_bytes
         self.history_window = dt.timedelta(seconds=history_seconds)
+        self._appended: list[dict[str, Any]] = []  # deliveries on a stream, not yet marked
+        self._appended: list[dict[str, Any]] = []  # deliveries on a stream, not yet marked
 
     def _need_streams(self) -> Streams:
         if self.streams is None:
@@ -124,15 +128,39 @@ class MessageService:
         }
         body = message["body"].encode()
         at = now_ms()
-        try:
-            await asyncio.gather(
-                *(
-                    self.streams.append(_outgoing(workspace, agent, row, body, False), at)
-                    for agent in recipients
+        results = await asyncio.gather(
+            *(
+                self.streams.append(_outgoing(workspace, agent, row, body, False), at)
+                for agent in recipients
+            ),
+            return_exceptions=True,
+        )
+        for agent, result in zip(recipients, results, strict=True):
+            if isinstance(result, RedisError):
+                log.warning("append to %s deferred to the relay: %s", agent, result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                self._appended.append(
+                    {"workspace": workspace, "agent_id": agent, "message_id": message["id"]}
                 )
-            )
-        except RedisError as exc:
-            log.warning("append deferred to the relay: %s", exc)
+
+    async def mark_appended(self, stop: asyncio.Event) -> None:
+        """Background task: take the deliveries the share path appended out of the outbox, in
+        one UPDATE every MARK_INTERVAL_SECONDS, so that the relay only sees real leftovers."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), MARK_INTERVAL_SECONDS)
+            await self.flush_appended()
+
+    async def flush_appended(self) -> None:
+        rows, self._appended = self._appended, []
+        if not rows:
+            return
+        try:
+            await repository.mark_appended(self.db, rows)
+        except errors.Unavailable:
+            log.warning("could not mark %d deliveries appended; the relay will", len(rows))
 
     # -- receiving --------------------------------------------------------------------------------
 
@@ -271,7 +299,7 @@ class MessageService:
         if self.streams is not None:
             at = now_ms()
             try:
-                for agent in await repository.registered_agents(self.db, workspace):
+                for agent in await repository.stream_agents(self.db, workspace):
                     trimmed += await self.streams.trim(workspace, agent, at)
             except RedisError as exc:
                 raise _redis_down(exc) from exc
