@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import msgspec
+
 from brain import db, errors
 
 HEADER = "Idempotency-Key"
@@ -39,8 +41,11 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def fingerprint(route: str, canonical_body: bytes) -> bytes:
-    return hashlib.sha256(route.encode() + b"\0" + canonical_body).digest()
+def fingerprint(route: str, body: msgspec.Struct, key: str | None) -> bytes:
+    """What a retry must repeat: the route and the decoded body (b"" when there is no key)."""
+    if key is None:
+        return b""
+    return hashlib.sha256(route.encode() + b"\0" + msgspec.json.encode(body)).digest()
 
 
 async def run(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from brain import cache, errors, fields, idempotency
+from brain.memory.schemas import QueryIn
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,10 @@ def test_idempotency_key_rules() -> None:
     for bad in ["", "a" * 256, "new\nline", "ключ"]:
         with pytest.raises(errors.Invalid):
             idempotency.check_key(bad)
-    assert idempotency.fingerprint("r", b"x") != idempotency.fingerprint("r", b"y")
+    a, b = QueryIn(limit=1), QueryIn(limit=2)
+    assert idempotency.fingerprint("r", a, "k") != idempotency.fingerprint("r", b, "k")
+    assert idempotency.fingerprint("r", a, "k") != idempotency.fingerprint("s", a, "k")
+    assert idempotency.fingerprint("r", a, None) == b""
 
 
 def test_cache_entry_lives_no_longer_than_its_first_expiry() -> None:

@@ -97,7 +97,7 @@ class MemoryService:
             written.update(row)
             return idempotency.Answer(201, row["body"].encode())
 
-        request_hash = idempotency.fingerprint("POST /v1/memories", msgspec.json.encode(data))
+        request_hash = idempotency.fingerprint("POST /v1/memories", data, key)
         token = self.cache.memory_token()
         answer = await idempotency.run(
             self.db, workspace, key, request_hash, write, single_statement=True

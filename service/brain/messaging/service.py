@@ -107,7 +107,7 @@ class MessageService:
             sent.update(message=message, recipients=recipients)
             return idempotency.Answer(201, message["body"].encode())
 
-        fingerprint = idempotency.fingerprint(route, msgspec.json.encode(data))
+        fingerprint = idempotency.fingerprint(route, data, key)
         answer = await idempotency.run(self.db, workspace, key, fingerprint, write)
         if not answer.replayed:
             kind = "direct" if to_agent else "broadcast"
