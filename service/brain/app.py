@@ -5,16 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import psycopg_pool
-from litestar import Litestar, Response, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from brain import admin, auth, cache, db, errors, health, logs, redis_client, timing
+from brain import (
+    admin,
+    auth,
+    cache,
+    db,
+    errors,
+    health,
+    logs,
+    metrics,
+    observe,
+    redis_client,
+    tracing,
+)
 from brain.admin import AdminService
 from brain.agents import routes as agent_routes
 from brain.agents.service import AgentService
@@ -27,7 +39,8 @@ from brain.messaging.streams import Streams
 from brain.settings import Settings
 
 BODY_OVERHEAD = 64 * 1024  # room for the fields around the largest context
-BLOCKING_READ_TIMEOUT = 10.0  # longer than any block a long poll issues (messaging.service)
+BLOCKING_READ_TIMEOUT = 10.0
+SAMPLE_SECONDS = 5.0  # longer than any block a long poll issues (messaging.service)
 
 
 async def _open_database(
@@ -66,7 +79,7 @@ def _lifespan(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             database = await _open_database(settings, pool, stack)
-            redis, streams = client, None
+            redis, streams, blocking = client, None, None
             if settings.redis_url:
                 if redis is None:
                     redis = redis_client.connect(settings)
@@ -93,7 +106,10 @@ def _lifespan(
             # Background tasks end on `stop`: a cancellation alone can be swallowed by a driver
             # in the middle of a call, which would leave shutdown waiting forever.
             stop = asyncio.Event()
-            tasks = [asyncio.create_task(memo.watch(settings.workspace, stop), name="redis-watch")]
+            tasks = [
+                asyncio.create_task(memo.watch(settings.workspace, stop), name="redis-watch"),
+                asyncio.create_task(_sample(database, redis, blocking, stop), name="sample"),
+            ]
             if streams is not None:
                 tasks.append(asyncio.create_task(messages.mark_appended(stop), name="mark"))
             if streams is not None and run_relay:
@@ -114,8 +130,30 @@ def _lifespan(
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics_endpoint() -> Response[bytes]:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    """Prometheus text, or OpenMetrics (with exemplars) when the scraper asks for it."""
+    accept = request.headers.get("accept", "")
+    body, content_type = metrics.render(accept, state.settings.metrics_multiprocess_dir)
+    return Response(body, media_type=content_type)
+
+
+async def _sample(
+    database: db.Database,
+    redis: redis_client.Client | None,
+    blocking: redis_client.Client | None,
+    stop: asyncio.Event,
+) -> None:
+    """Background task: pool and client gauges, every few seconds."""
+    while not stop.is_set():
+        metrics.sample_db_pool("primary", database.primary)
+        if database.replica is not database.primary:
+            metrics.sample_db_pool("replica", database.replica)
+        if redis is not None:
+            metrics.sample_redis_pool("main", redis)
+        if blocking is not None:
+            metrics.sample_redis_pool("blocking", blocking)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
 
 
 def _agents(state: State) -> AgentService:
@@ -143,7 +181,8 @@ def create_app(
 ) -> Litestar:
     """Build the app. Tests may pass their own open `pool` and `redis`, and `run_relay=False` to
     drive the outbox relay themselves."""
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, secrets=[settings.admin_token or ""])
+    traced = tracing.configure(settings.tracing_exporter)
     api = Router(
         "/v1",
         route_handlers=[
@@ -165,7 +204,9 @@ def create_app(
         route_handlers=[api, health.router, metrics_endpoint],
         lifespan=[_lifespan(settings, pool, redis, run_relay)],
         exception_handlers=errors.HANDLERS,
-        middleware=[timing.middleware],
+        middleware=[tracing.asgi_middleware, observe.middleware]
+        if traced
+        else [observe.middleware],
         state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(
             title="Brain", version="1", path="/schema", render_plugins=[ScalarRenderPlugin()]

@@ -7,8 +7,10 @@ import asyncio
 import ctypes
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from brain import embedded, errors, logs, migrate
@@ -77,6 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.configure(settings.log_level, settings.log_format)
     stack = embedded.Stack(settings) if settings.embedded else None
+    cleanup_dirs: list[str] = []
     try:
         if stack is not None:
             settings = stack.start()
@@ -90,6 +93,11 @@ def serve(args: argparse.Namespace) -> int:
             _say("brain: BRAIN_ADMIN_TOKEN is required when the database and Redis are external")
             return 2
         _ensure_schema(settings, stack)
+        if args.workers > 1 and settings.metrics_multiprocess_dir is None:
+            # Workers share their metrics through files (prometheus-client multiprocess mode).
+            metrics_dir = tempfile.mkdtemp(prefix="brain-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            cleanup_dirs.append(metrics_dir)
         _say(f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))")
         # uvicorn shuts down gracefully, then re-raises the signal it caught; make SIGTERM end in
         # SystemExit (like SIGINT's KeyboardInterrupt) so that `finally` stops the embedded servers.
@@ -114,6 +122,8 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         if stack is not None:
             stack.stop()
+        for path in cleanup_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def run_migrate(_: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from brain import observe
+
 log = logging.getLogger("brain.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -174,6 +176,8 @@ def _validation(
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     """Litestar's own errors (unknown route, bad method, undecodable body...)."""
+    if not request.scope.get("path_template"):  # no route matched: the middleware never ran
+        observe.count_unmatched(request.scope, exc.status_code)
     title = HTTPStatus(exc.status_code).phrase
     return problem(exc.status_code, title, str(exc.detail), request.url.path, headers=exc.headers)
 

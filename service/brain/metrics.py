@@ -1,17 +1,42 @@
-"""Prometheus metrics (prefix `brain_`), exposed at /metrics."""
+"""Prometheus metrics (prefix `brain_`), exposed at /metrics.
+
+Label values are bounded: routes are path templates ("/v1/memories/{memory_id}", or "unmatched"),
+never raw paths, and no agent ids. With several worker processes `brain serve` sets
+PROMETHEUS_MULTIPROC_DIR and every process writes its samples there; /metrics then aggregates
+them (prometheus-client's multiprocess mode; gauges say how: sum, max or min across processes).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from typing import Any
 
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.openmetrics import exposition as openmetrics
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+HTTP_REQUESTS = Counter(
+    "brain_http_requests", "HTTP requests answered.", ["method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "brain_http_request_duration_seconds",
+    "Time from request to response start, inside the service.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
 CACHE_REQUESTS = Counter(
     "brain_cache_requests", "Cache lookups by result (hit, miss, bypass).", ["result"]
 )
 MEMORIES_WRITTEN = Counter("brain_memories_written", "Memories stored (committed).")
-DEPENDENCY_UP = Gauge(
-    "brain_dependency_up", "1 when the dependency answered its last check.", ["dependency"]
-)
-REDIS_OUTAGES = Counter("brain_redis_outages", "Times the service saw Redis become unreachable.")
 MESSAGES_PUBLISHED = Counter(
     "brain_messages_published", "Messages committed, by kind and priority.", ["kind", "priority"]
 )
@@ -19,7 +44,71 @@ MESSAGES_ACKED = Counter("brain_messages_acked", "Deliveries acknowledged (newly
 MESSAGES_REDELIVERED = Counter(
     "brain_messages_redelivered", "Deliveries handed out again (lease expired or Redis lost data)."
 )
-OUTBOX_BACKLOG = Gauge("brain_outbox_backlog", "Deliveries committed but not yet on a stream.")
 RELAY_APPENDED = Counter(
     "brain_relay_appended", "Deliveries the relay appended (the share path could not)."
 )
+REDIS_OUTAGES = Counter("brain_redis_outages", "Times the service saw Redis become unreachable.")
+OUTBOX_BACKLOG = Gauge(
+    "brain_outbox_backlog",
+    "Deliveries committed but not yet on a stream.",
+    multiprocess_mode="livemax",
+)
+STREAM_PENDING = Gauge(
+    "brain_stream_pending_messages",
+    "Deliveries handed to a consumer and not yet acknowledged (registered agents).",
+    multiprocess_mode="livemax",
+)
+DEPENDENCY_UP = Gauge(
+    "brain_dependency_up",
+    "1 when the dependency answered its last check (the minimum across processes).",
+    ["dependency"],
+    multiprocess_mode="livemin",
+)
+DB_POOL = Gauge(
+    "brain_db_pool_connections",
+    "PostgreSQL pool connections: size (open), available (idle), waiting (requests queued).",
+    ["pool", "state"],
+    multiprocess_mode="livesum",
+)
+DB_POOL_MAX = Gauge(
+    "brain_db_pool_max",
+    "Most connections the pools may open.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+REDIS_CONNECTIONS = Gauge(
+    "brain_redis_connections",
+    "Redis client connections: in_use or available, for the main and the blocking client.",
+    ["client", "state"],
+    multiprocess_mode="livesum",
+)
+
+
+def render(accept: str, multiprocess_dir: str | None) -> tuple[bytes, str]:
+    """The exposition for a scrape: OpenMetrics (with exemplars) when asked for, else text."""
+    registry: Any = REGISTRY
+    if multiprocess_dir:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
+    if "application/openmetrics-text" in accept:
+        return openmetrics.generate_latest(registry), openmetrics.CONTENT_TYPE_LATEST
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def sample_db_pool(name: str, pool: Any) -> None:
+    stats = pool.get_stats()
+    DB_POOL.labels(name, "size").set(stats.get("pool_size", 0))
+    DB_POOL.labels(name, "available").set(stats.get("pool_available", 0))
+    DB_POOL.labels(name, "waiting").set(stats.get("requests_waiting", 0))
+    DB_POOL_MAX.labels(name).set(pool.max_size)
+
+
+def sample_redis_pool(name: str, client: Any) -> None:
+    """Connection counts of a single-node client (a cluster client has one pool per node)."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        return
+    REDIS_CONNECTIONS.labels(name, "in_use").set(len(getattr(pool, "_in_use_connections", ())))
+    REDIS_CONNECTIONS.labels(name, "available").set(
+        len(getattr(pool, "_available_connections", ()))
+    )

@@ -46,6 +46,10 @@ class Settings:
     """Most connections each worker opens to PostgreSQL."""
     workspace: str = "default"
     """The workspace the admin token acts in (one workspace for now)."""
+    tracing_exporter: str | None = None
+    """`otlp` or `console` when the OTEL_* variables ask for traces; None = tracing off."""
+    metrics_multiprocess_dir: str | None = None
+    """PROMETHEUS_MULTIPROC_DIR: where worker processes share their metrics."""
 
     @property
     def embedded(self) -> bool:
@@ -89,6 +93,18 @@ class Settings:
             raise errors.ConfigError(
                 "BRAIN_REDIS_URL must start with redis://, rediss:// or unix://"
             )
+        tracing = None
+        if (text("OTEL_SDK_DISABLED") or "false").lower() != "true":
+            exporter = (text("OTEL_TRACES_EXPORTER") or "").lower()
+            endpoint = text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or text(
+                "OTEL_EXPORTER_OTLP_ENDPOINT"
+            )
+            if exporter in {"otlp", "console"}:
+                tracing = exporter
+            elif not exporter and endpoint:
+                tracing = "otlp"
+            elif exporter not in {"", "none"}:
+                raise errors.ConfigError(f"OTEL_TRACES_EXPORTER {exporter!r} is not supported")
         reads = tuple(
             u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
         )
@@ -108,6 +124,8 @@ class Settings:
             log_format=log_format,
             db_pool_min=integer("BRAIN_DB_POOL_MIN", 2),
             db_pool_max=integer("BRAIN_DB_POOL_MAX", 16),
+            tracing_exporter=tracing,
+            metrics_multiprocess_dir=text("PROMETHEUS_MULTIPROC_DIR"),
         )
 
     def replace(self, **changes: object) -> Settings:

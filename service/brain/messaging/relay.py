@@ -29,6 +29,7 @@ log = logging.getLogger("brain.relay")
 GRACE_SECONDS = 1.0  # the share path appends within this; the relay takes older rows
 BATCH = 500
 INTERVAL_SECONDS = 0.5
+PENDING_EVERY_ROUNDS = 20  # the stream-pending gauge every 10 s
 
 
 class Relay:
@@ -38,6 +39,7 @@ class Relay:
         self.workspace = workspace
         self.retention = retention
         self._markers: list[tuple[str, Any]] | None = None
+        self._rounds = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: check for Redis data loss, drain the outbox; errors wait a round."""
@@ -59,6 +61,10 @@ class Relay:
             if done < BATCH:
                 break
         metrics.OUTBOX_BACKLOG.set(await repository.outbox_backlog(self.db))
+        self._rounds += 1
+        if self._rounds % PENDING_EVERY_ROUNDS == 1:
+            agents = await repository.stream_agents(self.db, self.workspace)
+            metrics.STREAM_PENDING.set(await self.streams.pending_count(self.workspace, agents))
         return appended
 
     async def _drain(self, grace: float) -> tuple[int, int]:

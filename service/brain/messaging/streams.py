@@ -263,6 +263,18 @@ class Streams:
             await self._ack(keys=_agent_keys(workspace, agent_id, range(4)), args=list(message_ids))
         )
 
+    async def pending_count(self, workspace: str, agent_ids: Sequence[str]) -> int:
+        """Entries delivered and not acknowledged, over these agents' streams."""
+        pipe = self.client.pipeline(transaction=False)
+        for agent in agent_ids:
+            for p in range(4):
+                pipe.xpending(keys.message_stream(workspace, agent, p), GROUP)
+        total = 0
+        for result in await pipe.execute(raise_on_error=False):
+            if isinstance(result, dict):
+                total += int(result.get("pending", 0))
+        return total
+
     async def trim(self, workspace: str, agent_id: str, now_ms: int) -> int:
         """Drop entries older than the retention; returns how many."""
         return int(
