@@ -52,3 +52,23 @@ def test_every_variable() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(errors.ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "exporter"),
+    [
+        ({}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, "otlp"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, "otlp"),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+        ({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, None),
+        ({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}, None),
+    ],
+)
+def test_tracing_follows_the_otel_variables(env: dict[str, str], exporter: str | None) -> None:
+    assert Settings.from_env(env).tracing_exporter == exporter
+
+
+def test_unknown_trace_exporter_is_refused() -> None:
+    with pytest.raises(errors.ConfigError, match="OTEL_TRACES_EXPORTER"):
+        Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
