@@ -64,10 +64,6 @@ class Cache:
         self._lookups = 0  # counted here, added to Redis by `watch` once a second
         self._misses = 0
 
-    @property
-    def available(self) -> bool:
-        return not self._down
-
     # -- health -----------------------------------------------------------------------------
 
     def _failed(self, exc: Exception) -> None:

@@ -184,10 +184,6 @@ class Postgres:
         """A libpq URL over the unix socket."""
         return f"postgresql://postgres@/{db}?host={self.socket_dir}&port={self.port}"
 
-    def tcp_url(self, db: str = PG_DATABASE) -> str:
-        """A libpq URL over TCP on 127.0.0.1."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
-
     def stop(self) -> None:
         """Fast shutdown (rolls back open transactions, keeps every committed one)."""
         if self.running_pid() is None:
