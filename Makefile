@@ -8,7 +8,7 @@ WORKERS ?= 1
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench dashboards rules clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,8 +26,11 @@ test: $(STAMP) ## Run the whole test suite (starts its own PostgreSQL and Redis)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## Ruff: lint and formatting
-	$(BIN)/ruff check service tests scripts
-	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/ruff check service tests scripts grafana
+	$(BIN)/ruff format --check service tests scripts grafana
+
+dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashboards.py
+	$(BIN)/python grafana/dashboards.py
 
 bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
 	$(BIN)/python scripts/bench.py
