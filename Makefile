@@ -35,5 +35,8 @@ dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashbo
 bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
 	$(BIN)/python scripts/bench.py
 
+rules: ## Alert rules: promtool checks and unit tests, runbook coverage
+	scripts/check-rules.sh
+
 clean: ## Remove the virtualenv and caches (keeps .brain data)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
