@@ -106,6 +106,9 @@ WITH doomed AS (
 )
 DELETE FROM messages m USING doomed WHERE m.workspace = %(workspace)s AND m.id = doomed.id
 
+-- name: registered_agents
+SELECT id FROM agents WHERE workspace = %(workspace)s
+
 -- name: stream_agents
 -- Agents that may have delivery streams: registered ones, and any with deliveries (an agent
 -- unregistered since keeps its streams until they are trimmed or cleared).

@@ -21,8 +21,8 @@ from redis.exceptions import RedisError
 
 from brain import db, errors, keys, metrics
 from brain.messaging import repository
-from brain.messaging.service import _outgoing, now_ms
-from brain.messaging.streams import Streams
+from brain.messaging.service import now_ms
+from brain.messaging.streams import Streams, outgoing
 
 log = logging.getLogger("brain.relay")
 
@@ -63,7 +63,7 @@ class Relay:
         metrics.OUTBOX_BACKLOG.set(await repository.outbox_backlog(self.db))
         self._rounds += 1
         if self._rounds % PENDING_EVERY_ROUNDS == 1:
-            agents = await repository.stream_agents(self.db, self.workspace)
+            agents = await repository.registered_agents(self.db, self.workspace)
             metrics.STREAM_PENDING.set(await self.streams.pending_count(self.workspace, agents))
         return appended
 
@@ -78,7 +78,7 @@ class Relay:
                 )
                 if row["acked_at"] is not None or expired or row["too_old"]:
                     continue
-                item = _outgoing(
+                item = outgoing(
                     row["workspace"], row["agent_id"], row, row["body"].encode(), row["requeued"]
                 )
                 appended += await self.streams.append(item, at)

@@ -124,6 +124,12 @@ async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> in
                 return total
 
 
+async def registered_agents(database: db.Database, workspace: str) -> list[str]:
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["registered_agents"], {"workspace": workspace})
+        return [row["id"] for row in await cur.fetchall()]
+
+
 async def stream_agents(database: db.Database, workspace: str) -> list[str]:
     async with database.connection() as conn:
         cur = await conn.execute(SQL["stream_agents"], {"workspace": workspace})

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from brain import db, errors, fields, http, idempotency, keys, metrics
 from brain.messaging import repository
 from brain.messaging.schemas import BroadcastIn, ShareIn
-from brain.messaging.streams import PRIORITIES, Delivery, Outgoing, Streams
+from brain.messaging.streams import PRIORITIES, Delivery, Streams, outgoing
 
 log = logging.getLogger("brain.messaging")
 
@@ -30,17 +30,6 @@ SSE_BATCH = 10
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _outgoing(
-    workspace: str, agent: str, row: dict[str, Any], body: bytes, retry: bool
-) -> Outgoing:
-    expires = row["expires_at"]
-    return Outgoing(
-        workspace=workspace, agent_id=agent, message_id=str(row["message_id"]),
-        priority=int(row["priority"]), body=body,
-        expires_ms=int(expires.timestamp() * 1000) if expires else 0, retry=retry,
-    )  # fmt: skip
 
 
 def _redis_down(exc: RedisError) -> errors.Unavailable:
@@ -130,7 +119,7 @@ class MessageService:
         at = now_ms()
         results = await asyncio.gather(
             *(
-                self.streams.append(_outgoing(workspace, agent, row, body, False), at)
+                self.streams.append(outgoing(workspace, agent, row, body, False), at)
                 for agent in recipients
             ),
             return_exceptions=True,

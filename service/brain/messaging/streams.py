@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from brain import keys
 from brain.redis_client import Client
@@ -179,6 +180,16 @@ class Delivery:
         """The message with `delivery_count` (a message re-appended after Redis lost it counts
         its earlier delivery too)."""
         return self.body[:-1] + b',"delivery_count":' + str(self.times_delivered).encode() + b"}"
+
+
+def outgoing(workspace: str, agent: str, row: dict[str, Any], body: bytes, retry: bool) -> Outgoing:
+    """What to append for one recipient, from a delivery row (message id, priority, expiry)."""
+    expires = row["expires_at"]
+    return Outgoing(
+        workspace=workspace, agent_id=agent, message_id=str(row["message_id"]),
+        priority=int(row["priority"]), body=body,
+        expires_ms=int(expires.timestamp() * 1000) if expires else 0, retry=retry,
+    )  # fmt: skip
 
 
 def _agent_keys(workspace: str, agent_id: str, order: Sequence[int]) -> list[str]:
