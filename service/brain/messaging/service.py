@@ -32,8 +32,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _redis_down(exc: RedisError) -> errors.Unavailable:
-    log.warning("redis unavailable for messaging: %s", exc)
+class _Outage:
+    """Logs a Redis failure once per outage, not once per request."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self, exc: RedisError, what: str) -> None:
+        if not self.down:
+            log.warning("redis unavailable for messaging (%s): %s", what, exc)
+        self.down = True
+
+    def answered(self) -> None:
+        if self.down:
+            log.warning("redis answers again for messaging")
+        self.down = False
+
+
+def _unavailable() -> errors.Unavailable:
     return errors.Unavailable("Redis is unavailable; retry later", retry_after=2)
 
 
@@ -50,7 +66,7 @@ class MessageService:
         self.max_context_bytes = max_context_bytes
         self.history_window = dt.timedelta(seconds=history_seconds)
         self._appended: list[dict[str, Any]] = []  # deliveries on a stream, not yet marked
-        self._appended: list[dict[str, Any]] = []  # deliveries on a stream, not yet marked
+        self.outage = _Outage()
 
     def _need_streams(self) -> Streams:
         if self.streams is None:
@@ -126,10 +142,11 @@ class MessageService:
         )
         for agent, result in zip(recipients, results, strict=True):
             if isinstance(result, RedisError):
-                log.warning("append to %s deferred to the relay: %s", agent, result)
+                self.outage.failed(result, "appending; the relay will")
             elif isinstance(result, BaseException):
                 raise result
             else:
+                self.outage.answered()
                 self._appended.append(
                     {"workspace": workspace, "agent_id": agent, "message_id": message["id"]}
                 )
@@ -178,6 +195,7 @@ class MessageService:
         try:
             while True:
                 found, last_ids = await streams.read(workspace, agent_id, consumer, limit, now_ms())
+                self.outage.answered()
                 found = await self._drop_acked(workspace, agent_id, found)
                 left = deadline - time.monotonic()
                 if found or left <= 0:
@@ -186,7 +204,8 @@ class MessageService:
                     workspace, agent_id, last_ids, min(int(left * 1000), WAIT_SLICE_MS)
                 )
         except RedisError as exc:
-            raise _redis_down(exc) from exc
+            self.outage.failed(exc, "taking messages")
+            raise _unavailable() from exc
 
     async def pending(
         self, workspace: str, agent_id: str, consumer: str, limit: int, wait: float
@@ -203,7 +222,7 @@ class MessageService:
             try:
                 await self.streams.ack(workspace, agent_id, [str(i) for i in ids])
             except RedisError as exc:
-                log.warning("XACK deferred (acknowledgement is recorded): %s", exc)
+                self.outage.failed(exc, "XACK; the acknowledgement is recorded")
         return acked
 
     async def events(
@@ -216,7 +235,8 @@ class MessageService:
         try:
             mine = await streams.mine(workspace, agent_id, consumer)
         except RedisError as exc:
-            raise _redis_down(exc) from exc
+            self.outage.failed(exc, "taking messages")
+            raise _unavailable() from exc
         seen = next((d for d in mine if d.message_id == last_event_id), None)
         if seen is not None:  # idle time orders deliveries: larger idle = delivered earlier
             mine = [d for d in mine if d.idle_ms < seen.idle_ms]
@@ -291,7 +311,8 @@ class MessageService:
                 for agent in await repository.stream_agents(self.db, workspace):
                     trimmed += await self.streams.trim(workspace, agent, at)
             except RedisError as exc:
-                raise _redis_down(exc) from exc
+                self.outage.failed(exc, "trimming")
+                raise _unavailable() from exc
         pruned = await repository.prune(self.db, workspace, self.history_window)
         return trimmed, pruned
 
