@@ -8,7 +8,7 @@ WORKERS ?= 1
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench dashboards rules clean
+.PHONY: help install run test lint bench load dashboards rules deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,14 @@ dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashbo
 
 bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
 	$(BIN)/python scripts/bench.py
+
+load: $(STAMP) ## k6: mixed load at 1000 req/s for 60 s, then ramp to the top rate with p95 < 20 ms (BASE= TOKEN=)
+	$(BIN)/python scripts/load.py
+
+deploy: $(STAMP) ## Deployment checks: render the chart, checkov on it, the Terraform and the Dockerfile
+	rm -rf build/helm-rendered
+	$(BIN)/python -m tests.deploy.conftest build/helm-rendered >/dev/null
+	scripts/check-deploy.sh build/helm-rendered
 
 rules: ## Alert rules: promtool checks and unit tests, runbook coverage
 	scripts/check-rules.sh

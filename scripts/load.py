@@ -1,0 +1,241 @@
+"""k6 load tests against Brain: `make load` and the CI gate (`.ci/run`).
+
+Modes:
+  full (default, `make load`): the mixed workload at 1000 req/s for 60 s, then a ramp of short
+      mixed runs at rising rates that finds the highest rate whose p95 stays under 20 ms with no
+      failures and no dropped iterations; prints both.
+  --gate (CI): one short mixed run at a rate this machine sustains with a margin; exits with
+      k6's code (99 = a threshold was breached).
+
+With BASE unset, starts `brain serve --workers 2` on a free port over a fresh temporary
+BRAIN_DATA_DIR (embedded PostgreSQL and Redis) and stops it with SIGTERM at the end. With BASE
+set, uses that service and TOKEN from the environment. Summaries (JSON and text) go to
+bench-results/ (OUT_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LOAD = ROOT / "tests" / "load"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as r:  # noqa: S310
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def service(workers: int) -> Iterator[tuple[str, str]]:
+    """A `brain serve` on the embedded default in a temporary data dir: (base URL, token)."""
+    tmp = Path(tempfile.mkdtemp(prefix="brain-load-"))
+    data = tmp / "data"  # created by brain serve, with the ownership PostgreSQL needs
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, BRAIN_DATA_DIR=str(data), BRAIN_LOG_LEVEL="WARNING")
+    env.pop("BRAIN_DATABASE_URL", None)
+    env.pop("BRAIN_REDIS_URL", None)
+    env.pop("BRAIN_ADMIN_TOKEN", None)
+    log = open(tmp / "serve.log", "wb")
+    cmd = [str(BIN / "brain"), "serve", "--port", str(port), "--workers", str(workers)]
+    print(f"starting {' '.join(cmd)} (BRAIN_DATA_DIR={data})", flush=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready(base):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                sys.stderr.write(Path(log.name).read_text(errors="replace")[-4000:])
+                raise SystemExit("brain serve did not become ready")
+            time.sleep(0.3)
+        token = (data / "admin_token").read_text().strip()
+        yield base, token
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def settle(base: str, token: str, timeout: float = 90.0) -> None:
+    """After an overload: wait until the outbox backlog (GET /v1/stats) has drained, then 5 s."""
+    started = time.monotonic()
+    backlog: object = None
+    while time.monotonic() - started < timeout:
+        auth = {"Authorization": f"Bearer {token}"}
+        req = urllib.request.Request(f"{base}/v1/stats", headers=auth)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+                messages = json.loads(r.read()).get("messages", {})
+            backlog = next((v for k, v in messages.items() if "outbox" in k), 0)
+        except (OSError, ValueError):
+            backlog = None
+        if backlog == 0:
+            break
+        time.sleep(2)
+    time.sleep(5)
+    print(f"settled in {time.monotonic() - started:.0f} s (outbox backlog {backlog})", flush=True)
+
+
+def k6(script: str, base: str, token: str, out: Path, **env: object) -> tuple[int, dict]:
+    """Run one k6 script; returns (exit code, handleSummary's JSON of the run)."""
+    name = str(env.get("name", Path(script).stem))
+    args = [str(BIN / "k6"), "run", "--quiet", "--no-usage-report"]
+    settings = {"BASE": base, "TOKEN": token, "OUT_DIR": str(out), "NAME": name}
+    settings.update({k.upper(): str(v) for k, v in env.items() if k != "name"})
+    for k, v in settings.items():
+        args += ["-e", f"{k}={v}"]
+    args.append(str(LOAD / script))
+    rc = subprocess.run(args, cwd=ROOT, check=False).returncode
+    try:
+        summary = json.loads((out / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        summary = {}
+    return rc, summary
+
+
+def figures(summary: dict) -> dict[str, float]:
+    m = summary.get("metrics", {})
+
+    def val(metric: str, key: str) -> float:
+        return float(m.get(metric, {}).get("values", {}).get(key, 0.0))
+
+    return {
+        "rate": val("http_reqs", "rate"),
+        "iters": val("iterations", "rate"),
+        "p95": val("http_req_duration", "p(95)"),
+        "failed": val("http_req_failed", "rate"),
+        "dropped": val("dropped_iterations", "count"),
+    }
+
+
+def describe(fig: dict[str, float]) -> str:
+    return (
+        f"{fig['rate']:.0f} req/s ({fig['iters']:.0f} iterations/s) achieved, "
+        f"p95 {fig['p95']:.2f} ms, "
+        f"failed {100 * fig['failed']:.3f} %, dropped {fig['dropped']:.0f}"
+    )
+
+
+def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, list[str]]:
+    """Rising rates, one short run each; stop at the first that breaches a threshold."""
+    best, lines, rate = 0, [], a.ramp_start
+    while rate <= a.ramp_max:
+        rc, summary = k6(
+            "mixed.js", base, token, out, name=f"ramp-{rate}", rate=rate,
+            duration=f"{a.ramp_step_seconds}s", p95_ms=a.p95_ms,
+        )  # fmt: skip
+        fig = figures(summary)
+        ok = rc == 0
+        lines.append(f"  {rate:5d}/s: {'pass' if ok else 'FAIL'}  {describe(fig)}")
+        if rc not in (0, 99):
+            raise SystemExit(f"k6 failed to run (exit {rc})")
+        if not ok:
+            break
+        best = rate
+        rate += a.ramp_step
+        time.sleep(3)  # let the previous step's backlog (outbox, pools) settle
+    half = a.ramp_step // 2
+    if best and half >= 10 and rate <= a.ramp_max:  # one refinement between the last two rates
+        time.sleep(3)
+        rc, summary = k6(
+            "mixed.js", base, token, out, name=f"ramp-{best + half}", rate=best + half,
+            duration=f"{a.ramp_step_seconds}s", p95_ms=a.p95_ms,
+        )  # fmt: skip
+        lines.append(
+            f"  {best + half:5d}/s: {'pass' if rc == 0 else 'FAIL'}  {describe(figures(summary))}"
+        )
+        best = best + half if rc == 0 else best
+    return best, lines
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--gate", action="store_true", help="CI gate: one short mixed run")
+    p.add_argument("--script", default="mixed.js", help="mixed.js, memory.js or messaging.js")
+    p.add_argument("--rate", type=int, help="mixed rate (full: 1000; gate: 250)")
+    p.add_argument("--duration", help="mixed run duration (full: 60s; gate: 20s)")
+    p.add_argument("--p95-ms", type=float, default=20.0, help="p95 limit in ms (default 20)")
+    p.add_argument("--workers", type=int, default=2, help="brain serve --workers (default 2)")
+    p.add_argument("--ramp-start", type=int, default=100)
+    p.add_argument("--ramp-step", type=int, default=100)
+    p.add_argument("--ramp-max", type=int, default=2000)
+    p.add_argument("--ramp-step-seconds", type=int, default=10)
+    p.add_argument("--no-ramp", action="store_true")
+    a = p.parse_args()
+    if a.gate:
+        a.rate, a.duration = a.rate or 250, a.duration or "20s"
+    else:
+        a.rate, a.duration = a.rate or 1000, a.duration or "60s"
+    out = Path(os.environ.get("OUT_DIR") or ROOT / "bench-results").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    base = os.environ.get("BASE", "").rstrip("/")
+    if base:
+        token = os.environ.get("TOKEN", "")
+        if not token:
+            raise SystemExit("BASE is set: set TOKEN to the service's admin token too")
+        ctx: contextlib.AbstractContextManager = contextlib.nullcontext((base, token))
+    else:
+        ctx = service(a.workers)
+
+    started = time.monotonic()
+    with ctx as (base, token):
+        stem = Path(a.script).stem
+        name = f"ci-{stem}" if a.gate else stem
+        rc, summary = k6(
+            a.script, base, token, out, name=name, rate=a.rate, duration=a.duration,
+            p95_ms=a.p95_ms,
+        )  # fmt: skip
+        if rc not in (0, 99):
+            raise SystemExit(f"k6 failed to run (exit {rc})")
+        main_line = f"{stem} at {a.rate}/s for {a.duration}: {'pass' if rc == 0 else 'FAIL'}, "
+        main_line += describe(figures(summary))
+        if a.gate:
+            print(f"== load gate: {main_line} ({time.monotonic() - started:.0f} s)")
+            print(f"   summary: {out / name}.json and .txt")
+            return rc
+        if not a.no_ramp:
+            settle(base, token)
+        best, lines = (0, []) if a.no_ramp else ramp(base, token, out, a)
+
+    print("\n== make load")
+    print(main_line)
+    if not a.no_ramp:
+        print(f"ramp ({a.ramp_step_seconds} s per rate, p95 < {a.p95_ms:g} ms, no failures):")
+        print("\n".join(lines))
+        print(f"highest passing rate: {best}/s" if best else "no rate passed")
+    print(f"summaries in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
