@@ -3,7 +3,11 @@
 The script starts its own PostgreSQL and Redis in a temporary directory and the real service
 (`brain serve`) on a free port. It measures store, get, cached query and uncached query through
 HTTP, each beside the same work done directly through psycopg or redis-py at the same concurrency,
-then the latency of sequential uncached queries at two table sizes. Then messaging, with ten
+then the latency of sequential uncached queries at three table sizes (10k, 100k, 1M rows loaded
+with COPY) with the growth of p50 beside the growth of log(rows), then a peer: LangGraph's
+`AsyncPostgresStore` (langgraph-checkpoint-postgres, in-process, no HTTP) doing the equivalent put
+and filtered search in a third database of the same server, beside the API's store, uncached and
+cached query. Then messaging, with ten
 registered agents: share (POST /v1/messages) beside the service's two outbox INSERTs through
 psycopg and beside a raw XADD; the pending + ack round trip beside XREADGROUP + XACK; broadcast
 beside the INSERTs of the message and its nine deliveries followed by nine pipelined XADDs; and
@@ -63,11 +67,11 @@ SESSION_SETUP = (  # what brain.db configures on the service's connections
 COPY_SQL = (
     "COPY memories (workspace, id, agent_id, context, tags, importance, created_at) FROM STDIN"
 )
-COPY_TYPES = ["text", "uuid", "text", "jsonb", "text[]", "float8", "timestamptz"]
 MSG_SQL = db.load_queries(ROOT / "service" / "brain" / "messaging" / "queries.sql")
 PEERS = [f"peer-{i:02d}" for i in range(10)]  # every registered agent while messaging
 RECIPIENTS = PEERS[:8]  # direct messages go to these; PEERS[-1] sends them
 BASELINE_DB = "brain_bench_baseline"
+PEER_DB = "brain_bench_peer"  # LangGraph's AsyncPostgresStore
 JSON_HEADER = {"Content-Type": "application/json"}
 ACK_EVERY = 20  # the end-to-end runs acknowledge in batches of this many
 # Messages and deliveries committed as the share path commits them (the outbox), created long
@@ -183,6 +187,21 @@ def uncached_body(rng: random.Random) -> dict[str, Any]:
         "tags": [rng.choice(TOPICS)],
         "min_importance": 0.3 + rng.random() * 1e-6,
     }
+
+
+def peer_value(m: Memory) -> dict[str, Any]:
+    """The value the peer stores for a memory: its context with tags and importance beside, and
+    `topic` (the first tag), since the store's filter compares fields (no array containment)."""
+    return {**json.loads(m.context), "tags": m.tags, "topic": m.tags[0], "importance": m.importance}
+
+
+def peer_filter(body: dict[str, Any]) -> dict[str, Any]:
+    """The peer's filter for an `uncached_body` (the agent is the namespace)."""
+    return {"topic": body["tags"][0], "importance": {"$gte": body["min_importance"]}}
+
+
+def rows_label(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows // 1000}k"
 
 
 def share_body(sender: str, recipient: str | None, context: str) -> bytes:
@@ -521,6 +540,7 @@ class Bench:
         self.rng = random.Random(args.seed)
         self.pairs: list[Pair] = []
         self.scale: list[Scale] = []
+        self.peer: list[Pair] = []  # Brain's API run beside LangGraph's AsyncPostgresStore
         self.latency: list[Latency] = []
         self.notes: list[str] = []
         # One single-connection client per worker: together they hold `concurrency` keep-alive
@@ -582,16 +602,25 @@ class Bench:
         rng, now, ids = self.rng, dt.datetime.now(dt.UTC), []
         started = time.perf_counter()
         conn = self.conns[0]
+        await conn.execute("SET statement_timeout = 0")  # a million rows take longer than 15 s
+        # COPY's text format built here, 10k rows a write: a million rows in well under a minute
+        # (write_row per row costs several times the generation). Generated contexts, tags and
+        # agent ids hold no character that text format escapes (backslash, tab, newline).
         async with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
-            copy.set_types(COPY_TYPES)
-            for _ in range(count):
-                m = fake_memory(rng)
-                memory_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-                created = now - dt.timedelta(seconds=rng.random() * 30 * 86400)
-                row = (WORKSPACE, memory_id, m.agent_id, m.context, m.tags, m.importance, created)
-                await copy.write_row(row)
-                ids.append(str(memory_id))
+            for low in range(0, count, 10_000):
+                lines = []
+                for _ in range(min(10_000, count - low)):
+                    m = fake_memory(rng)
+                    memory_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                    created = (now - dt.timedelta(seconds=rng.random() * 30 * 86400)).isoformat()
+                    lines.append(
+                        f"{WORKSPACE}\t{memory_id}\t{m.agent_id}\t{m.context}\t"
+                        f"{{{','.join(m.tags)}}}\t{m.importance!r}\t{created}\n"
+                    )
+                    ids.append(memory_id)
+                await copy.write("".join(lines))
         await conn.execute("VACUUM ANALYZE memories")
+        await conn.execute(SESSION_SETUP)
         cur = await conn.execute("SELECT count(*) FROM memories")
         total = (await cur.fetchone() or [0])[0]
         took = time.perf_counter() - started
@@ -725,7 +754,7 @@ class Bench:
                 statement, params = sql_for(make(rng))
                 await (await self.conns[0].execute(statement, params)).fetchall()
 
-            label = f"{size // 1000}k {shape}"
+            label = f"{rows_label(size)} {shape}"
             alone = {"concurrency": 1, "duration": budget, "warmup": 0.3}
             api_run = await self.run(f"{label}: API", api, **alone)
             base_run = await self.run(f"{label}: psycopg", raw, **alone)
@@ -733,6 +762,68 @@ class Bench:
             miss = api_run.share("miss") or 0.0
             if miss < 0.99:
                 self.notes.append(f"{label}: only {miss:.1%} of answers were cache misses")
+
+    # -- the peer: LangGraph's AsyncPostgresStore ------------------------------------------------
+
+    async def peer_store(self, rows: int) -> None:
+        """put and filtered search through `AsyncPostgresStore` (in-process) in its own database,
+        at the API runs' concurrency; beside the API's store, uncached and cached query runs."""
+        try:
+            from langgraph.store.base import PutOp
+            from langgraph.store.postgres.aio import AsyncPostgresStore
+        except ImportError:
+            self.notes.append("peer skipped: langgraph-checkpoint-postgres is not installed")
+            return
+        await self.conns[0].execute(f"CREATE DATABASE {PEER_DB}")
+        url = psycopg.conninfo.make_conninfo(self.db_url, dbname=PEER_DB)
+        size = self.args.concurrency
+        pool = {"min_size": size, "max_size": size}
+        rng = self.rng
+        async with AsyncPostgresStore.from_conn_string(url, pool_config=pool) as store:
+            await store.setup()
+            values = [peer_value(fake_memory(rng)) for _ in range(4096)]
+            counter = iter(range(10**9))
+
+            async def put(_: int) -> None:
+                value = values[next(counter) % len(values)]
+                await store.aput(("agents", rng.choice(AGENTS)), str(uuid.uuid4()), value)
+
+            put_run = await self.run("peer: AsyncPostgresStore.aput", put)
+            # The same number of items as the API's uncached query ran over, then search.
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute("TRUNCATE store")
+                started = time.perf_counter()
+                for low in range(0, rows, 2000):
+                    ops = []
+                    for _ in range(min(2000, rows - low)):
+                        m = fake_memory(rng)
+                        ops.append(PutOp(("agents", m.agent_id), str(uuid.uuid4()), peer_value(m)))
+                    await store.abatch(ops)
+                await conn.execute("VACUUM ANALYZE store")
+                took = time.perf_counter() - started
+                print(f"  loaded {rows} items into the peer's store in {took:.1f} s", flush=True)
+            found: list[int] = []
+
+            async def search(_: int) -> None:
+                body = uncached_body(rng)
+                items = await store.asearch(
+                    ("agents", body["agent_id"]), filter=peer_filter(body), limit=20
+                )
+                found.append(len(items))
+
+            search_run = await self.run("peer: AsyncPostgresStore.asearch", search)
+        await self.conns[0].execute(f"DROP DATABASE {PEER_DB}")
+        api = {p.operation: p.api for p in self.pairs}
+        self.peer += [
+            Pair("put / store", "aput", api["store"], put_run),
+            Pair("filtered search, uncached", "asearch", api["uncached query"], search_run),
+            Pair("filtered search, cached", "asearch", api["cached query"], search_run),
+        ]
+        if found:
+            self.notes.append(
+                f"peer asearch: {sum(found) / len(found):.1f} items per answer on average "
+                f"(limit 20)"
+            )
 
     # -- messaging ------------------------------------------------------------------------------
 
@@ -1119,7 +1210,8 @@ class Bench:
         await self.delivery_latency()
 
     async def everything(self) -> None:
-        small, large = (2_000, 5_000) if self.args.quick else (10_000, 100_000)
+        sizes = (2_000, 5_000, 20_000) if self.args.quick else (10_000, 100_000, 1_000_000)
+        small = sizes[0]
         print("store (empty table)", flush=True)
         await self.store()
         print(f"get / cached query / uncached query ({small} memories)", flush=True)
@@ -1128,10 +1220,15 @@ class Bench:
         await self.get(ids)
         await self.cached_query()
         await self.uncached_query()
+        print(f"peer: LangGraph AsyncPostgresStore ({small} items to search)", flush=True)
+        await self.peer_store(small)
         print("uncached query latency by table size (concurrency 1)", flush=True)
-        await self.scale_at(small)
-        await self.load(large - small)
-        await self.scale_at(large)
+        loaded = small
+        for size in sizes:
+            if size > loaded:
+                await self.load(size - loaded)
+                loaded = size
+            await self.scale_at(size)
         print(f"messaging ({len(PEERS)} registered agents)", flush=True)
         await self.messaging()
 
@@ -1165,6 +1262,10 @@ PAIR_HEADERS = (
     "operation|baseline|API ops/s|API p50|API p95|svc p50|base ops/s|base p50|base p95|ratio"
 )
 SCALE_HEADERS = "rows|shape|n|API p50|API p95|svc p50|svc p95|raw p50|raw p95"
+PEER_HEADERS = (
+    "operation|Brain (HTTP)|ops/s|p50|p95|peer (in-process)|ops/s|p50|p95|ops/s Brain/peer|"
+    "p95 Brain/peer"
+)
 LATENCY_HEADERS = (
     "delivered over|baseline|n|p50|p95|p99|max|share p50|share svc p50|base n|base p50|base p95"
 )
@@ -1182,6 +1283,76 @@ def scale_row(s: Scale) -> list[str]:
     service = [fmt(api.p(50, service=True)), fmt(api.p(95, service=True))]
     return [f"{s.rows:,}", s.shape, str(len(api.latencies_ms)), fmt(api.p(50)), fmt(api.p(95)),
             *service, fmt(base.p(50)), fmt(base.p(95))]  # fmt: skip
+
+
+def growth_rows(bench: Bench) -> tuple[list[str], list[list[str]]]:
+    """Per shape: p50 at each table size, then p50 / p95 at the largest over the smallest size
+    beside log(largest rows) / log(smallest rows) and the rows ratio itself."""
+    sizes = sorted({s.rows for s in bench.scale})
+    if len(sizes) < 2:
+        return [], []
+    first, last = sizes[0], sizes[-1]
+    by = {(s.rows, s.shape): s for s in bench.scale}
+    log_ratio = math.log(last) / math.log(first)
+    span = f"{rows_label(last)}/{rows_label(first)}"
+    headers = ["shape", *(f"API p50 {rows_label(n)}" for n in sizes),
+               f"API p50 {span}", f"API p95 {span}", f"svc p50 {span}", f"raw p50 {span}",
+               "log ratio", "rows ratio"]  # fmt: skip
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return fmt(a / b) if a is not None and b else "-"
+
+    rows = []
+    for shape in SHAPES:
+        if (first, shape) not in by or (last, shape) not in by:
+            continue
+        lo, hi = by[first, shape], by[last, shape]
+        rows.append([
+            shape, *(fmt(by[n, shape].api.p(50)) if (n, shape) in by else "-" for n in sizes),
+            ratio(hi.api.p(50), lo.api.p(50)), ratio(hi.api.p(95), lo.api.p(95)),
+            ratio(hi.api.p(50, service=True), lo.api.p(50, service=True)),
+            ratio(hi.base.p(50), lo.base.p(50)), fmt(log_ratio), f"{last / first:g}",
+        ])  # fmt: skip
+    return headers, rows
+
+
+def growth(bench: Bench) -> list[str]:
+    headers, rows = growth_rows(bench)
+    if not rows:
+        return []
+    return [
+        "\ngrowth of uncached query latency with table size (no worse than logarithmic: the p50 "
+        "ratio stays at or under the log ratio log(rows large)/log(rows small); linear growth "
+        "would follow the rows ratio):\n",
+        table(headers, rows, left=1),
+    ]
+
+
+def peer_row(p: Pair) -> list[str]:
+    api, peer = p.api, p.base
+    a95, b95 = api.p(95), peer.p(95)
+    return [p.operation, api.name.partition(": ")[2], fmt(api.ops, 0), fmt(api.p(50)),
+            fmt(a95), f"AsyncPostgresStore.{p.baseline}", fmt(peer.ops, 0), fmt(peer.p(50)),
+            fmt(b95), fmt(p.ratio), fmt(a95 / b95 if a95 and b95 else None)]  # fmt: skip
+
+
+def peer_section(bench: Bench, args: argparse.Namespace) -> list[str]:
+    if not bench.peer:
+        return []
+    items = next((s.rows for s in bench.scale), 0)
+    return [
+        f"\npeer: LangGraph AsyncPostgresStore (langgraph-checkpoint-postgres), same PostgreSQL "
+        f"server, own database, concurrency {args.concurrency} (Brain rows: the runs above):\n",
+        table(PEER_HEADERS.split("|"), [peer_row(p) for p in bench.peer], left=1),
+        "  the peer runs in-process: no HTTP, no auth, no JSON response encoding, no cache; its "
+        "calls made in the same event-loop tick are batched into one abatch (its documented "
+        "behaviour); it shares the load generator's CPU.",
+        "  put: namespace ('agents', agent_id), uuid key, the memory's context dict + tags + "
+        "importance (+ topic) | Brain: POST /v1/memories (empty tables)",
+        f"  search: namespace ('agents', agent_id), filter topic = t and importance $gte x "
+        f"(a text comparison in the store), limit 20, newest first, over {items:,} items | "
+        "Brain: agent + tag + min_importance, never-repeating (uncached) or repeating (cached)",
+    ]
 
 
 MESSAGING_LEGEND = [
@@ -1213,6 +1384,8 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
         *(MESSAGING_LEGEND if any(p.operation == "share" for p in bench.pairs) else []),
         "\nuncached query latency by table size (sequential, concurrency 1):\n",
         table(SCALE_HEADERS.split("|"), [scale_row(s) for s in bench.scale]),
+        *growth(bench),
+        *peer_section(bench, args),
         "\nend-to-end share -> delivery (sequential; from sending POST /v1/messages until the "
         "message arrives; share = the POST alone; baseline: XADD waking a blocked XREADGROUP):\n",
         table(LATENCY_HEADERS.split("|"), [latency_row(d) for d in bench.latency]),
@@ -1244,6 +1417,7 @@ def all_runs(bench: Bench) -> list[Run]:
     runs = {id(r): r for p in bench.pairs for r in (p.api, p.base)}
     runs.update({id(r): r for s in bench.scale for r in (s.api, s.base)})
     runs.update({id(r): r for d in bench.latency for r in (d.api, d.base)})
+    runs.update({id(p.base): p.base for p in bench.peer})
     return list(runs.values())
 
 
@@ -1300,6 +1474,13 @@ def results(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str,
         {"rows": s.rows, "shape": s.shape, "api": s.api.summary(), "base": s.base.summary()}
         for s in bench.scale
     ]  # fmt: skip
+    headers, rows = growth_rows(bench)
+    growth_table = [dict(zip(headers, r, strict=True)) for r in rows]
+    peer = [
+        {"operation": p.operation, "ops_ratio": p.ratio, "brain": p.api.name,
+         "peer": p.base.summary()}
+        for p in bench.peer
+    ]  # fmt: skip
     latency = [
         {"path": d.path, "baseline": d.baseline, "share_p50_ms": percentile(d.share_ms, 50),
          "api": d.api.summary(), "base": d.base.summary()}
@@ -1312,6 +1493,8 @@ def results(bench: Bench, args: argparse.Namespace, seconds: float) -> dict[str,
         "seconds": round(seconds, 1),
         "pairs": pairs,
         "scale": scale,
+        "growth": growth_table,
+        "peer": peer,
         "latency": latency,
         "targets": targets(bench),
         "notes": bench.notes,
@@ -1327,7 +1510,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=0.5, help="uncounted seconds before each")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="service worker processes")
-    parser.add_argument("--quick", action="store_true", help="2k/5k rows instead of 10k/100k")
+    parser.add_argument("--quick", action="store_true", help="2k/5k/20k rows, not 10k/100k/1M")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
     parser.add_argument(
         "--json", type=Path, default=ROOT / "bench-results" / "bench.json",
