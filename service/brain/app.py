@@ -72,6 +72,7 @@ def _lifespan(
     pool: psycopg_pool.AsyncConnectionPool | None,
     client: redis_client.Client | None,
     run_relay: bool,
+    serving: bool,
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """Open pools and clients on start-up, close them on shutdown (nothing at import time)."""
 
@@ -91,7 +92,8 @@ def _lifespan(
                     settings.message_retention_seconds * 1000,
                 )  # fmt: skip
             memo = cache.Cache(redis, settings.cache_ttl_seconds)
-            await memo.start(settings.workspace)
+            if serving:  # a one-shot command (brain cleanup) must not retire the whole cache
+                await memo.start(settings.workspace)
 
             agents = AgentService(database, settings.max_context_bytes)
             memories = MemoryService(database, memo, settings.max_context_bytes)
@@ -106,13 +108,17 @@ def _lifespan(
             # Background tasks end on `stop`: a cancellation alone can be swallowed by a driver
             # in the middle of a call, which would leave shutdown waiting forever.
             stop = asyncio.Event()
-            tasks = [
-                asyncio.create_task(memo.watch(settings.workspace, stop), name="redis-watch"),
-                asyncio.create_task(_sample(database, redis, blocking, stop), name="sample"),
-            ]
-            if streams is not None:
+            tasks = []
+            if serving:
+                tasks.append(
+                    asyncio.create_task(memo.watch(settings.workspace, stop), name="watch")
+                )
+                tasks.append(
+                    asyncio.create_task(_sample(database, redis, blocking, stop), name="sample")
+                )
+            if serving and streams is not None:
                 tasks.append(asyncio.create_task(messages.mark_appended(stop), name="mark"))
-            if streams is not None and run_relay:
+            if serving and streams is not None and run_relay:
                 relay = Relay(
                     database, streams, settings.workspace, settings.message_retention_seconds
                 )
@@ -178,9 +184,11 @@ def create_app(
     pool: psycopg_pool.AsyncConnectionPool | None = None,
     redis: redis_client.Client | None = None,
     run_relay: bool = True,
+    serving: bool = True,
 ) -> Litestar:
     """Build the app. Tests may pass their own open `pool` and `redis`, and `run_relay=False` to
-    drive the outbox relay themselves."""
+    drive the outbox relay themselves. `serving=False` is for one-shot commands (`brain
+    cleanup`): no background tasks and no start-up epoch bump of the cache."""
     logs.configure(settings.log_level, settings.log_format, secrets=[settings.admin_token or ""])
     traced = tracing.configure(settings.tracing_exporter)
     api = Router(
@@ -202,7 +210,7 @@ def create_app(
     )
     return Litestar(
         route_handlers=[api, health.router, metrics_endpoint],
-        lifespan=[_lifespan(settings, pool, redis, run_relay)],
+        lifespan=[_lifespan(settings, pool, redis, run_relay, serving)],
         exception_handlers=errors.HANDLERS,
         middleware=[tracing.asgi_middleware, observe.middleware]
         if traced

@@ -156,7 +156,7 @@ def cleanup(_: argparse.Namespace) -> int:
         settings = stack.start()
 
     async def once() -> dict[str, int]:
-        application = app.create_app(settings)
+        application = app.create_app(settings, serving=False)
         async with application.lifespan():
             return await application.state.admin.cleanup(settings.workspace)  # type: ignore[no-any-return]
 

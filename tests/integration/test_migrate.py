@@ -10,8 +10,9 @@ import uuid
 
 import psycopg
 import pytest
+import redis
 
-from brain import embedded, migrate
+from brain import embedded, keys, migrate
 from tests.conftest import repo_root
 
 
@@ -119,6 +120,9 @@ def test_cleanup_cli(database_url: str, redis_url: str) -> None:
         **os.environ, "BRAIN_DATABASE_URL": database_url, "BRAIN_REDIS_URL": redis_url,
         "BRAIN_ADMIN_TOKEN": "t", "BRAIN_LOG_LEVEL": "WARNING",
     }  # fmt: skip
+    gens = keys.generations("default")
+    with redis.Redis.from_url(redis_url) as r:
+        r.hset(gens, "epoch", 7)
     result = subprocess.run(
         [sys.executable, "-m", "brain", "cleanup"], env=env, capture_output=True, text=True,
         cwd=repo_root(), timeout=60,
@@ -131,3 +135,5 @@ def test_cleanup_cli(database_url: str, redis_url: str) -> None:
     }
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM memories").fetchone() == (2,)
+    with redis.Redis.from_url(redis_url) as r:  # a cron job must not retire the whole cache
+        assert r.hget(gens, "epoch") == b"7"
