@@ -162,19 +162,21 @@ async def _sample(
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
 
 
-def _agents(state: State) -> AgentService:
+# A handler's independent dependencies are resolved in an anyio task group, one per request;
+# each service provider takes the workspace so that Litestar resolves them one after the other.
+def _agents(state: State, workspace: auth.Workspace) -> AgentService:
     return state.agents  # type: ignore[no-any-return]
 
 
-def _memories(state: State) -> MemoryService:
+def _memories(state: State, workspace: auth.Workspace) -> MemoryService:
     return state.memories  # type: ignore[no-any-return]
 
 
-def _messages(state: State) -> MessageService:
+def _messages(state: State, workspace: auth.Workspace) -> MessageService:
     return state.messages  # type: ignore[no-any-return]
 
 
-def _admin(state: State) -> AdminService:
+def _admin(state: State, workspace: auth.Workspace) -> AdminService:
     return state.admin  # type: ignore[no-any-return]
 
 
@@ -199,7 +201,7 @@ def create_app(
             message_routes.router,
             admin.router,
         ],
-        guards=[auth.guard],
+        middleware=[auth.middleware(settings)],
         dependencies={
             "workspace": Provide(auth.workspace, sync_to_thread=False),
             "agents": Provide(_agents, sync_to_thread=False),
