@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import select
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, LiteralString, cast
@@ -49,17 +51,39 @@ def pool(
             " SET TimeZone = 'UTC'"
         )
 
-    return psycopg_pool.AsyncConnectionPool(
+    sweeps: set[asyncio.Task[None]] = set()
+
+    async def check(conn: Conn) -> None:
+        # On every checkout, without a round trip when nothing suggests one: a connection the
+        # server closed (restart, crash, failover, an administrator's kill) has a readable socket
+        # (end of file or a FATAL message); a healthy idle one has nothing to read.
+        if conn.closed:
+            raise psycopg.OperationalError("the connection is closed")
+        if not select.select([conn.pgconn.socket], [], [], 0)[0]:
+            return
+        try:
+            await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            # Its siblings died with it: sweep them all now instead of finding them one checkout
+            # (and one of the pool's back-off pauses) at a time.
+            if not sweeps:
+                task = asyncio.create_task(created.check(), name=f"sweep-{name}")
+                sweeps.add(task)
+                task.add_done_callback(sweeps.discard)
+            raise
+
+    created = psycopg_pool.AsyncConnectionPool(
         conninfo,
         min_size=min_size,
         max_size=max_size,
         open=False,
         name=name,
         timeout=5.0,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        check=check,
         configure=configure,
         kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
     )
+    return created
 
 
 class Database:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from brain import app, embedded, migrate
+from brain import app, db, embedded, migrate
 from tests.conftest import AUTH, make_settings
 
 
@@ -103,4 +104,35 @@ async def test_postgres_down_answers_503_and_writes_nothing(
             page = await client.post("/v1/memories/query", json={})
             assert [m["context"]["note"] for m in page.json()["items"]] == ["committed"]
     finally:
+        pg.stop()
+
+
+async def test_pool_hands_out_no_connection_a_restart_killed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The pool's check skips the probe round trip on healthy connections; after PostgreSQL
+    restarts, every pooled connection is dead and none of them may reach a request."""
+    pg = embedded.Postgres(tmp_path_factory.mktemp("pg-pool"))
+    pg.start()
+    pool = db.pool(pg.url(), min_size=4, max_size=4, name="check")
+    try:
+        await pool.open(wait=True, timeout=30)
+
+        async def hold_all() -> list[int]:
+            async with contextlib.AsyncExitStack() as stack:
+                conns = [await stack.enter_async_context(pool.connection()) for _ in range(4)]
+                pids = []
+                for conn in conns:
+                    row = await (await conn.execute("SELECT pg_backend_pid() AS pid")).fetchone()
+                    pids.append(row["pid"])
+                return pids
+
+        before = await hold_all()
+        assert sorted(await hold_all()) == sorted(before)  # healthy connections are kept
+        pg.kill()
+        pg.start(port=pg.port)
+        after = await hold_all()  # raises if a dead connection were handed out
+        assert not set(after) & set(before)
+    finally:
+        await pool.close()
         pg.stop()
