@@ -19,6 +19,12 @@ from brain import errors
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 
+# `prepare=` for statements with optional filters (`%(x)s IS NULL OR ...`): never prepared, so
+# PostgreSQL plans each execution with its real parameters, the filters that are not given fold
+# away and the indexes of the ones given are used. Every other statement is prepared after a few
+# executions (psycopg's default) and may run on a generic plan, which skips planning.
+PLAN_EACH_CALL = False
+
 _BLOCK = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -43,13 +49,8 @@ def pool(
     """A closed pool of autocommit, dict-row connections; the caller opens it."""
 
     async def configure(conn: Conn) -> None:
-        # Queries keep optional filters in static SQL ("x IS NULL OR ..."): plan each execution
-        # with its real parameters so that those filters fold away and indexes are used.
         # UTC: timestamps rendered to JSON by PostgreSQL (memory_json) come out in UTC.
-        await conn.execute(
-            "SET plan_cache_mode = force_custom_plan; SET statement_timeout = '15s';"
-            " SET TimeZone = 'UTC'"
-        )
+        await conn.execute("SET statement_timeout = '15s'; SET TimeZone = 'UTC'")
 
     sweeps: set[asyncio.Task[None]] = set()
 

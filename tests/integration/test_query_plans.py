@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import psycopg
 import pytest
 
+from brain import db
+from brain.agents import repository as agents
 from brain.memory import repository
 
 ROWS = 100_000
@@ -82,9 +85,10 @@ def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("order", "params"), SHAPES)
 def test_no_sequential_scan(loaded: str, order: str, params: dict[str, Any]) -> None:
+    # An unprepared statement is planned with its parameters, as the service runs it (see the
+    # next test): absent filters fold away.
     sql = "EXPLAIN (FORMAT JSON) " + repository.SQL[f"query_{order}"]
     with psycopg.connect(loaded, autocommit=True) as conn:
-        conn.execute("SET plan_cache_mode = force_custom_plan")  # as the service's pool does
         (raw,) = conn.execute(sql, params).fetchone()  # type: ignore[misc]
     plan = raw if isinstance(raw, list) else json.loads(raw)
     nodes = plan_nodes(plan[0]["Plan"])
@@ -106,3 +110,25 @@ def test_second_page_uses_the_index(loaded: str) -> None:
         ).fetchone()  # type: ignore[misc]
     nodes = plan_nodes(raw[0]["Plan"])
     assert any(n.get("Index Name") == "memories_recent" for n in nodes), nodes
+
+
+async def test_filtered_statements_are_never_prepared(loaded: str) -> None:
+    """Statements with optional filters run unprepared (planned per call); the others are
+    prepared (psycopg prepares on the 5th execution), so generic plans may skip planning."""
+    pool = db.pool(loaded, min_size=1, max_size=1, name="plans")
+    await pool.open(wait=True, timeout=30)
+    try:
+        database = db.Database(pool)
+        for _ in range(8):
+            await repository.query(database, "recent", base(agent_ids=["agent7"]))
+            await repository.query(database, "importance", base(tags_any=["tag42"]))
+            await agents.page(database, "default", None, 10)
+            await agents.get(database, "default", "nobody")
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row["statement"] for row in await cur.fetchall()]
+    finally:
+        await pool.close()
+    assert any("FROM agents a WHERE a.workspace" in s for s in prepared), prepared
+    optional = re.compile(r"\$\d+::[a-z0-9]+(\[\])? IS NULL OR")
+    assert not [s for s in prepared if optional.search(s)], prepared

@@ -30,7 +30,7 @@ async def page(
 ) -> list[dict[str, Any]]:
     async with database.connection() as conn:
         params = {"workspace": workspace, "after": after, "limit": limit}
-        cur = await conn.execute(SQL["list"], params)
+        cur = await conn.execute(SQL["list"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 

@@ -35,7 +35,7 @@ async def delete(database: db.Database, workspace: str, memory_id: uuid.UUID) ->
 
 async def query(database: db.Database, order: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     async with database.connection() as conn:
-        cur = await conn.execute(SQL[f"query_{order}"], params)
+        cur = await conn.execute(SQL[f"query_{order}"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 

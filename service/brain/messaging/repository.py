@@ -88,13 +88,13 @@ async def acked_among(
 
 async def history(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
     async with database.connection(read_only=True) as conn:
-        cur = await conn.execute(SQL["history"], params)
+        cur = await conn.execute(SQL["history"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 
 async def replay(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
     async with database.connection(read_only=True) as conn:
-        cur = await conn.execute(SQL["replay"], params)
+        cur = await conn.execute(SQL["replay"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 
