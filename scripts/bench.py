@@ -211,7 +211,7 @@ def share_body(sender: str, recipient: str | None, context: str) -> bytes:
 
 
 def message_params(sender: str, recipient: str | None, context: str) -> dict[str, Any]:
-    """The parameters of messaging/queries.sql `insert_message`, as the service passes them."""
+    """The parameters of messaging/queries.sql `publish_*`, as the service passes them."""
     return {
         "workspace": WORKSPACE, "from_agent": sender, "to_agent": recipient,
         "context": context, "priority": 1, "ttl_seconds": None,
@@ -902,15 +902,8 @@ class Bench:
         async def raw_sql(worker: int) -> None:
             p = params[next(counter) % len(params)]
             conn = self.base_conns[worker]
-            async with conn.transaction():
-                cur = await conn.execute(MSG_SQL["insert_message"], p)
-                row = await cur.fetchone()
-                assert row is not None
-                delivery = {
-                    "workspace": WORKSPACE, "message_id": row[0], "agent_id": p["to_agent"],
-                    "seq": row[1],
-                }  # fmt: skip
-                await (await conn.execute(MSG_SQL["insert_direct_delivery"], delivery)).fetchone()
+            row = await (await conn.execute(MSG_SQL["publish_direct"], p)).fetchone()
+            assert row is not None and row[2] is not None
 
         async def raw_xadd(worker: int) -> None:
             key = f"bench:share:{RECIPIENTS[worker % len(RECIPIENTS)]}"
@@ -918,9 +911,9 @@ class Bench:
 
         api_run = await self.run("share: POST /v1/messages", api, expect=201, **self.msg)
         await self.settle("share: POST /v1/messages")
-        sql_run = await self.run("share: psycopg INSERT message + delivery", raw_sql, **self.msg)
+        sql_run = await self.run("share: psycopg publish_direct", raw_sql, **self.msg)
         xadd_run = await self.run(f"share: redis XADD ({len(message)} B)", raw_xadd, **self.msg)
-        self.pairs.append(Pair("share", "psycopg 2 INSERTs, 1 tx", api_run, sql_run))
+        self.pairs.append(Pair("share", "psycopg publish statement", api_run, sql_run))
         self.pairs.append(Pair("share", "redis XADD", api_run, xadd_run))
 
     async def preload(self, count: int) -> None:
@@ -1024,17 +1017,10 @@ class Bench:
         async def raw(worker: int) -> None:
             p = params[next(counter) % len(params)]
             conn = self.base_conns[worker]
-            async with conn.transaction():
-                cur = await conn.execute(MSG_SQL["insert_message"], p)
-                row = await cur.fetchone()
-                assert row is not None
-                where = {
-                    "workspace": WORKSPACE, "message_id": row[0], "seq": row[1],
-                    "from_agent": p["from_agent"],
-                }  # fmt: skip
-                cur = await conn.execute(MSG_SQL["insert_broadcast_deliveries"], where)
-                recipients = [r[0] for r in await cur.fetchall()]
-            fields = stream_fields(str(row[0]), row[3].encode())
+            row = await (await conn.execute(MSG_SQL["publish_broadcast"], p)).fetchone()
+            assert row is not None and row[2] is not None
+            recipients = row[6]
+            fields = stream_fields(str(row[2]), row[5].encode())
             pipe = self.redis.pipeline(transaction=False)
             for agent in recipients:
                 pipe.xadd(f"bench:broadcast:{agent}", fields)
@@ -1357,12 +1343,11 @@ def peer_section(bench: Bench, args: argparse.Namespace) -> list[str]:
 
 MESSAGING_LEGEND = [
     "messaging baselines (PostgreSQL: the service's own statements, psycopg, a second database):",
-    "  share: insert_message + insert_direct_delivery in one transaction | one XADD of the "
-    "message's JSON (the API also checks the agents exist and appends through a Lua script)",
+    "  share: publish_direct (checks both agents, inserts the message and its delivery: one "
+    "statement) | one XADD of the message's JSON (the API appends through a Lua script)",
     "  pending+ack: one op = take 1..10 (random) then acknowledge them; raw: XREADGROUP COUNT "
     "1..10 + XACK on pre-filled streams (one per client)",
-    "  broadcast: insert_message + insert_broadcast_deliveries in one transaction, then one XADD "
-    "per recipient in one pipeline",
+    "  broadcast: publish_broadcast (one statement), then one XADD per recipient in one pipeline",
     "  (with --quick the messaging runs last half the time per measurement)",
 ]
 

@@ -1,25 +1,50 @@
 -- Messages and their deliveries. A delivery row per recipient; `NOT enqueued` rows are the outbox.
 
--- name: existing_agents
-SELECT id FROM agents WHERE workspace = %(workspace)s AND id = ANY (%(ids)s::text[])
+-- One statement (one round trip, atomic in autocommit): checks that the sender and the recipient
+-- are registered, and only then inserts the message and its deliveries. The answer says which
+-- agent is unknown (the insert did not happen) or carries the message and its recipients.
 
--- name: insert_message
-INSERT INTO messages (workspace, id, from_agent, to_agent, context, priority, expires_at)
-VALUES (%(workspace)s, gen_random_uuid(), %(from_agent)s, %(to_agent)s, %(context)s::jsonb,
-        %(priority)s, now() + make_interval(secs => %(ttl_seconds)s::float8))
-RETURNING id, seq, expires_at, message_json(messages) AS body
+-- name: publish_direct
+WITH named AS (
+    SELECT coalesce(bool_or(id = %(from_agent)s), false) AS from_known,
+           coalesce(bool_or(id = %(to_agent)s), false) AS to_known
+    FROM agents
+    WHERE workspace = %(workspace)s AND id IN (%(from_agent)s, %(to_agent)s)
+), message AS (
+    INSERT INTO messages (workspace, id, from_agent, to_agent, context, priority, expires_at)
+    SELECT %(workspace)s, gen_random_uuid(), %(from_agent)s, %(to_agent)s, %(context)s::jsonb,
+           %(priority)s, now() + make_interval(secs => %(ttl_seconds)s::float8)
+    FROM named WHERE from_known AND to_known
+    RETURNING id, seq, expires_at, message_json(messages) AS body
+), delivered AS (
+    INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
+    SELECT %(workspace)s, m.id, %(to_agent)s, m.seq FROM message m
+    RETURNING agent_id
+)
+SELECT n.from_known, n.to_known, m.id, m.seq, m.expires_at, m.body,
+       ARRAY(SELECT agent_id FROM delivered) AS recipients
+FROM named n LEFT JOIN message m ON true
 
--- name: insert_direct_delivery
-INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
-VALUES (%(workspace)s, %(message_id)s, %(agent_id)s, %(seq)s)
-RETURNING agent_id
-
--- name: insert_broadcast_deliveries
-INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
-SELECT %(workspace)s, %(message_id)s, a.id, %(seq)s
-FROM agents a
-WHERE a.workspace = %(workspace)s AND a.id <> %(from_agent)s
-RETURNING agent_id
+-- name: publish_broadcast
+WITH named AS (
+    SELECT coalesce(bool_or(id = %(from_agent)s), false) AS from_known, true AS to_known
+    FROM agents
+    WHERE workspace = %(workspace)s AND id = %(from_agent)s
+), message AS (
+    INSERT INTO messages (workspace, id, from_agent, to_agent, context, priority, expires_at)
+    SELECT %(workspace)s, gen_random_uuid(), %(from_agent)s, NULL, %(context)s::jsonb,
+           %(priority)s, now() + make_interval(secs => %(ttl_seconds)s::float8)
+    FROM named WHERE from_known
+    RETURNING id, seq, expires_at, message_json(messages) AS body
+), delivered AS (
+    INSERT INTO message_deliveries (workspace, message_id, agent_id, seq)
+    SELECT %(workspace)s, m.id, a.id, m.seq
+    FROM message m JOIN agents a ON a.workspace = %(workspace)s AND a.id <> %(from_agent)s
+    RETURNING agent_id
+)
+SELECT n.from_known, n.to_known, m.id, m.seq, m.expires_at, m.body,
+       ARRAY(SELECT agent_id FROM delivered) AS recipients
+FROM named n LEFT JOIN message m ON true
 
 -- name: outbox_batch
 SELECT d.workspace, d.agent_id, d.message_id, d.acked_at, d.requeued, m.priority, m.expires_at,

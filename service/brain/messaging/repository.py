@@ -13,23 +13,15 @@ SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
 PRUNE_BATCH = 5000
 
 
-async def existing_agents(conn: db.Conn, workspace: str, ids: Sequence[str]) -> set[str]:
-    cur = await conn.execute(SQL["existing_agents"], {"workspace": workspace, "ids": list(ids)})
-    return {row["id"] for row in await cur.fetchall()}
-
-
-async def insert(conn: db.Conn, params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The message and its deliveries (one, or one per registered agent but the sender)."""
-    cur = await conn.execute(SQL["insert_message"], params)
-    message = await cur.fetchone()
-    assert message is not None
-    where = {
-        "workspace": params["workspace"], "message_id": message["id"], "seq": message["seq"],
-        "agent_id": params["to_agent"], "from_agent": params["from_agent"],
-    }  # fmt: skip
-    name = "insert_broadcast_deliveries" if params["to_agent"] is None else "insert_direct_delivery"
-    cur = await conn.execute(SQL[name], where)
-    return message, [row["agent_id"] for row in await cur.fetchall()]
+async def publish(conn: db.Conn, params: dict[str, Any]) -> dict[str, Any]:
+    """The message and its deliveries (one, or one per registered agent but the sender), if the
+    agents it names are registered: `from_known`, `to_known`, then the message and `recipients`
+    (the message columns are None when an agent is unknown and nothing was written)."""
+    name = "publish_broadcast" if params["to_agent"] is None else "publish_direct"
+    cur = await conn.execute(SQL[name], params)
+    row = await cur.fetchone()
+    assert row is not None
+    return row
 
 
 async def outbox_batch(

@@ -103,17 +103,20 @@ class MessageService:
         sent: dict[str, Any] = {}
 
         async def write(conn: db.Conn) -> idempotency.Answer:
-            named = [data.from_agent] if to_agent is None else [data.from_agent, to_agent]
-            known = await repository.existing_agents(conn, workspace, named)
-            for field, agent in zip(("from_agent", "to_agent"), named, strict=False):
-                if agent not in known:
+            row = await repository.publish(conn, params)
+            for field, known, agent in (
+                ("from_agent", "from_known", data.from_agent),
+                ("to_agent", "to_known", to_agent),
+            ):
+                if not row[known]:
                     raise errors.NotFound(f"agent {agent} is not registered", field=field)
-            message, recipients = await repository.insert(conn, params)
-            sent.update(message=message, recipients=recipients)
-            return idempotency.Answer(201, message["body"].encode())
+            sent.update(message=row, recipients=row["recipients"])
+            return idempotency.Answer(201, row["body"].encode())
 
         fingerprint = idempotency.fingerprint(route, data, key)
-        answer = await idempotency.run(self.db, workspace, key, fingerprint, write)
+        answer = await idempotency.run(
+            self.db, workspace, key, fingerprint, write, single_statement=True
+        )
         if not answer.replayed:
             kind = "direct" if to_agent else "broadcast"
             metrics.MESSAGES_PUBLISHED.labels(kind, data.priority).inc()
