@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from brain.settings import Settings
 
 Client = Redis | RedisCluster
+MAX_CONNECTIONS = 256
+"""Connections per client and process to a single Redis (a cluster client opens one pool per
+node, unbounded)."""
 
 
 def connect(
@@ -29,4 +32,10 @@ def connect(
     }
     if settings.redis_cluster:
         return RedisCluster.from_url(settings.redis_url, **options)
-    return Redis.from_url(settings.redis_url, health_check_interval=10, **options)
+    # More concurrent calls than connections wait for one (up to the timeout) instead of failing
+    # at once with "Too many connections", which the service would take for an outage.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=MAX_CONNECTIONS, timeout=read_timeout or timeout,
+        health_check_interval=10, **options,
+    )  # fmt: skip
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections

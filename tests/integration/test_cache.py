@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 import redis
 from litestar.testing import AsyncTestClient
 
-from brain import keys
+from brain import cache, keys, redis_client
+from brain.settings import Settings
 
 
 async def post_query(client: AsyncTestClient, body: dict) -> tuple[list[str], str]:
@@ -107,3 +111,21 @@ def test_keys_are_cluster_safe_and_prefixed() -> None:
         keys.query("default", "y").encode(),
     ):
         assert key.startswith(b"brain:v1:")
+
+
+async def test_more_concurrent_calls_than_connections_wait_for_one(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, calls beyond the pool's connections queue for one: an exhausted pool is not
+    a Redis outage (no bypass, no cache epoch bump)."""
+    monkeypatch.setattr(redis_client, "MAX_CONNECTIONS", 2)
+    client = redis_client.connect(settings)
+    try:
+        memo = cache.Cache(client, 60)
+        await memo.start("w")
+        epoch = await client.hget(keys.generations("w"), "epoch")
+        lookups = await asyncio.gather(*(memo.get_query("w", f"d{i}", None) for i in range(150)))
+        assert {lookup.outcome for lookup in lookups} == {"miss"}
+        assert await client.hget(keys.generations("w"), "epoch") == epoch
+    finally:
+        await client.aclose()
