@@ -73,6 +73,7 @@ BASELINE_DB = "brain_bench_baseline"
 PEER_DB = "brain_bench_peer"  # LangGraph's AsyncPostgresStore
 JSON_HEADER = {"Content-Type": "application/json"}
 ACK_EVERY = 20  # the end-to-end runs acknowledge in batches of this many
+BATCH = 100  # memories per POST /v1/memories/batch (its limit)
 # Messages and deliveries committed as the share path commits them (the outbox), created long
 # enough ago that the service's relay appends them to the recipients' streams on its next round.
 PRELOAD_SQL = """
@@ -127,6 +128,20 @@ class Memory:
             "expires_at": None,
             "ttl_seconds": None,
         }
+
+
+def batch_insert_params(memories: Sequence[Memory]) -> dict[str, Any]:
+    """The parameters of queries.sql `insert_batch`, as the service passes them."""
+    return {
+        "workspace": WORKSPACE,
+        "ids": [uuid.uuid4() for _ in memories],
+        "agent_ids": [m.agent_id for m in memories],
+        "contexts": [m.context for m in memories],
+        "tags": [json.dumps(m.tags) for m in memories],
+        "importances": [m.importance for m in memories],
+        "expires": [None] * len(memories),
+        "ttls": [None] * len(memories),
+    }
 
 
 def fake_memory(rng: random.Random) -> Memory:
@@ -390,6 +405,7 @@ class Run:
     service_cpu: float | None = None  # cores used by the service's processes
     machine_cpu: float = 0.0  # cores busy on the whole machine (PostgreSQL and Redis included)
     connections: list[int] | None = None  # the load generator's connections per service worker
+    items: int = 1  # memories per operation (a batch store): `ops` counts items
 
     def record(self, ms: float, response: Answer | None, expect: int) -> None:
         if response is not None and response.status_code != expect:
@@ -404,7 +420,7 @@ class Run:
 
     @property
     def ops(self) -> float:
-        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+        return self.items * len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
     @property
     def error_share(self) -> float:
@@ -450,10 +466,12 @@ async def measure(
     warmup: float,
     expect: int = 200,
     service_pid: int | None = None,
+    items: int = 1,
 ) -> Run:
     """`concurrency` workers call `op(worker)` in a loop; requests started during warm-up are not
-    counted. An `op` answers an HTTP response (checked against `expect`) or None (a baseline)."""
-    run = Run(name)
+    counted. An `op` answers an HTTP response (checked against `expect`) or None (a baseline);
+    `items` is how many memories one op carries (a batch)."""
+    run = Run(name, items=items)
     started = time.perf_counter()
     record_from = started + warmup
     end = record_from + duration
@@ -638,7 +656,8 @@ class Bench:
         run = await measure(name, op, service_pid=self.service_pid, **kw)
         if run.cache and self.service_pid:  # an API run: its connections are still open
             run.connections = connections_per_worker(self.service_pid, self.service.port)
-        print(f"  {name:<46} {run.ops:9.1f} ops/s  p50 {fmt(run.p(50))} ms", flush=True)
+        unit = "items/s" if run.items > 1 else "ops/s"
+        print(f"  {name:<46} {run.ops:9.1f} {unit}  p50 {fmt(run.p(50))} ms", flush=True)
         return run
 
     @property
@@ -705,6 +724,29 @@ class Bench:
         api_run = await self.run("store: POST /v1/memories", api, expect=201)
         base_run = await self.run("store: psycopg INSERT (autocommit)", raw)
         self.pairs.append(Pair("store", "psycopg INSERT", api_run, base_run))
+
+        # The same memories, BATCH to a request / to one insert_batch statement; rates in items/s.
+        batches = [memories[low : low + BATCH] for low in range(0, len(memories), BATCH)]
+        batch_bodies = [b'{"items":[' + b",".join(m.body() for m in b) + b"]}" for b in batches]
+        batch_params = [batch_insert_params(b) for b in batches]
+
+        async def api_batch(worker: int) -> Answer:
+            body = batch_bodies[next(counter) % len(batch_bodies)]
+            return await self.clients[worker].post(
+                "/v1/memories/batch", content=body, headers=json_header
+            )
+
+        async def raw_batch(worker: int) -> None:
+            p = batch_params[next(counter) % len(batch_params)]
+            p = {**p, "ids": [uuid.uuid4() for _ in p["ids"]]}  # new ids, as the service makes
+            await (await self.conns[worker].execute(SQL["insert_batch"], p)).fetchall()
+
+        name = f"store batch: POST /v1/memories/batch ({BATCH} per request)"
+        api_run = await self.run(name, api_batch, expect=201, items=BATCH)
+        base_run = await self.run("store batch: psycopg insert_batch", raw_batch, items=BATCH)
+        self.pairs.append(
+            Pair(f"store, {BATCH} a request", "psycopg insert_batch", api_run, base_run)
+        )
 
     async def get(self, ids: list[str]) -> None:
         chosen = self.rng.sample(ids, min(1000, len(ids)))
@@ -874,6 +916,7 @@ class Bench:
         api = {p.operation: p.api for p in self.pairs}
         self.peer += [
             Pair("put / store", "aput", api["store"], put_run),
+            Pair("put / store, items/s", "aput", api[f"store, {BATCH} a request"], put_run),
             Pair("filtered search, uncached", "asearch", api["uncached query"], search_run),
             Pair("filtered search, cached", "asearch", api["cached query"], search_run),
         ]
@@ -1424,6 +1467,8 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
         f"{args.duration:g} s per measurement, {os.cpu_count()} CPU(s). Latencies in ms; "
         "svc = in-service (Server-Timing); ratio = API ops/s / baseline ops/s.\n",
         table(PAIR_HEADERS.split("|"), [pair_row(p) for p in bench.pairs]),
+        f"store, {BATCH} a request: ops/s count memories (POST /v1/memories/batch | the same "
+        "insert_batch statement through psycopg); its latencies are per request",
         *(MESSAGING_LEGEND if any(p.operation == "share" for p in bench.pairs) else []),
         "\nuncached query latency by table size (sequential, concurrency 1):\n",
         table(SCALE_HEADERS.split("|"), [scale_row(s) for s in bench.scale]),

@@ -246,10 +246,24 @@ class Cache:
     ) -> None:
         """After a memory is committed: retire what it changes and write it through, in one
         round trip. `token` comes from `memory_token()`, taken before the write."""
-        ttl = self.ttl_for([expires], time.time())
-        key = keys.memory(workspace, memory_id)
-        fill = (key, token + _SEP + body, ttl) if token is not None and ttl > 0 else None
-        await self._bump(workspace, ["all", f"a:{agent_id}"], fill)
+        await self.stored_many(workspace, [agent_id], token, [(memory_id, body, expires)])
+
+    async def stored_many(
+        self,
+        workspace: str,
+        agent_ids: Iterable[str],
+        token: bytes | None,
+        written: Sequence[tuple[str, bytes, float | None]],
+    ) -> None:
+        """`stored` for several memories (id, body, expiry) of these agents: one round trip."""
+        now = time.time()
+        fills = []
+        for memory_id, body, expires in written if token is not None else ():
+            ttl = self.ttl_for([expires], now)
+            if ttl > 0:
+                fills.append((keys.memory(workspace, memory_id), token + _SEP + body, ttl))
+        fields = ["all", *(f"a:{a}" for a in sorted(set(agent_ids)))]
+        await self._bump(workspace, fields, fills)
 
     async def invalidate(self, workspace: str, agent_ids: Iterable[str], *, deleted: bool) -> None:
         """Retire entries a write by these agents could change: O(agents) HINCRBYs, one key."""
@@ -261,7 +275,7 @@ class Cache:
         await self._bump(workspace, ["epoch"])
 
     async def _bump(
-        self, workspace: str, fields: list[str], fill: tuple[str, bytes, int] | None = None
+        self, workspace: str, fields: list[str], fills: Sequence[tuple[str, bytes, int]] = ()
     ) -> None:
         if not await self._usable(workspace) or self.client is None:
             return  # the epoch is bumped when Redis answers again
@@ -270,8 +284,8 @@ class Cache:
             pipe = self.client.pipeline(transaction=False)
             for field in fields:
                 pipe.hincrby(gens, field, 1)
-            if fill is not None:
-                pipe.set(fill[0], fill[1], px=fill[2])
+            for key, value, ttl_ms in fills:
+                pipe.set(key, value, px=ttl_ms)
             await pipe.execute()
         except RedisError as exc:
             self._failed(exc)

@@ -19,6 +19,11 @@ def cached(body: bytes, outcome: str) -> Response[bytes]:
     return raw_json(body, headers={CACHE_HEADER: outcome})
 
 
+def items_body(bodies: list[str]) -> bytes:
+    """`{"items": [...]}` from rows already rendered as JSON by PostgreSQL."""
+    return b'{"items":[' + ",".join(bodies).encode() + b"]}"
+
+
 def page_body(bodies: list[str], next_cursor: str | None) -> bytes:
     """`{"items": [...], "next_cursor": ...}` from rows already rendered as JSON by PostgreSQL."""
     items = ",".join(bodies).encode()

@@ -58,6 +58,52 @@ async def test_bad_memory_is_rejected_and_nothing_written(
     assert db_conn.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (0,)
 
 
+@pytest.mark.parametrize(("body", "status", "field"), BAD_MEMORIES)
+async def test_bad_batch_item_is_rejected_and_nothing_written(
+    client: AsyncTestClient, db_conn: psycopg.Connection, body: dict, status: int, field: str
+) -> None:
+    """The same rules hold for each item of a batch; the error names the item, and the good
+    items before and after it are not written either."""
+    batch = {"items": [GOOD, body, GOOD]}
+    response = await client.post("/v1/memories/batch", json=batch, headers={"Idempotency-Key": "k"})
+    assert response.status_code == status, response.text
+    problem = response.json()
+    named = f"items[1].{field}" if not field.startswith("[") else f"items[1]{field}"
+    assert any(e["field"] == named for e in problem["errors"]), problem
+    assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (0,)
+    assert db_conn.execute("SELECT count(*) FROM idempotency_keys").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("batch", "status", "field"),
+    [
+        ({}, 422, "items"),
+        ({"items": []}, 422, "items"),
+        ({"items": [GOOD] * 101}, 422, "items"),
+        ({"items": GOOD}, 422, "items"),
+        ({"items": [GOOD], "extra": 1}, 422, "extra"),
+    ],
+)
+async def test_bad_batch_is_rejected_and_nothing_written(
+    client: AsyncTestClient, db_conn: psycopg.Connection, batch: dict, status: int, field: str
+) -> None:
+    response = await client.post("/v1/memories/batch", json=batch)
+    assert response.status_code == status, response.text
+    assert any(e["field"] == field for e in response.json()["errors"]), response.text
+    assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (0,)
+
+
+async def test_batch_body_limit_is_413(
+    client: AsyncTestClient, db_conn: psycopg.Connection
+) -> None:
+    item = {"agent_id": "a", "context": {"x": "y" * 60_000}}  # each item within its own limit
+    fits = await client.post("/v1/memories/batch", json={"items": [item] * 60})  # ~3.6 MB
+    assert fits.status_code == 201, fits.text
+    too_big = await client.post("/v1/memories/batch", json={"items": [item] * 80})  # ~4.8 MB
+    assert too_big.status_code == 413
+    assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (60,)
+
+
 @pytest.mark.parametrize(
     "raw", [b"", b"{", b"not json", b"[]", b"null", b'{"agent_id": "a", "context": {}']
 )

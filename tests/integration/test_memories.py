@@ -192,3 +192,51 @@ async def test_agent_history(client: AsyncTestClient) -> None:
     assert (await client.get("/v1/agents/bad id/memories")).status_code == 422
     assert (await client.get("/v1/agents/research/memories?limit=501")).status_code == 422
     assert (await client.get("/v1/agents/research/memories?limit=0")).status_code == 422
+
+
+async def test_batch_stores_all_in_order(client: AsyncTestClient) -> None:
+    items = [
+        {"agent_id": "sales", "context": {"n": 1}, "tags": ["a", "b", "a"], "importance": 0.9},
+        {"agent_id": "support", "context": {"n": 2}, "ttl_seconds": 600},
+        {"agent_id": "sales", "context": {"n": 3}},
+    ]
+    response = await client.post("/v1/memories/batch", json={"items": items})
+    assert response.status_code == 201, response.text
+    created = response.json()["items"]
+    assert [m["context"]["n"] for m in created] == [1, 2, 3]
+    assert created[0]["tags"] == ["a", "b"] and created[0]["importance"] == 0.9
+    assert created[1]["expires_at"] is not None and created[2]["expires_at"] is None
+    for memory in created:  # written through to the cache, and readable
+        got = await client.get(f"/v1/memories/{memory['id']}")
+        assert got.json() == memory
+        assert got.headers["X-Brain-Cache"] == "hit"
+    assert {m["context"]["n"] for m in (await query(client, agent_id="sales"))["items"]} == {1, 3}
+
+
+async def test_batch_retires_cached_pages_of_its_agents(client: AsyncTestClient) -> None:
+    first = await store(client, agent_id="sales")
+    await query(client, agent_id="sales")
+    other = await query(client, agent_id="ops")
+    assert (await client.post("/v1/memories/query", json={"agent_id": "sales"})).headers[
+        "X-Brain-Cache"
+    ] == "hit"
+    batch = {"items": [{"agent_id": "sales", "context": {"n": 1}}]}
+    added = (await client.post("/v1/memories/batch", json=batch)).json()["items"][0]
+    response = await client.post("/v1/memories/query", json={"agent_id": "sales"})
+    assert response.headers["X-Brain-Cache"] == "miss"
+    assert ids(response.json()) == [added["id"], first["id"]]
+    again = await client.post("/v1/memories/query", json={"agent_id": "ops"})
+    assert again.headers["X-Brain-Cache"] == "hit" and again.json() == other
+
+
+async def test_batch_retry_with_the_same_key_writes_once(client: AsyncTestClient) -> None:
+    batch = {"items": [{"agent_id": "a", "context": {"n": 1}}, {"agent_id": "b", "context": {}}]}
+    key = {"Idempotency-Key": "batch-1"}
+    first = await client.post("/v1/memories/batch", json=batch, headers=key)
+    retry = await client.post("/v1/memories/batch", json=batch, headers=key)
+    assert first.status_code == retry.status_code == 201
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert len((await query(client))["items"]) == 2
+    other = await client.post("/v1/memories/batch", json={"items": batch["items"][:1]}, headers=key)
+    assert other.status_code == 409

@@ -7,6 +7,18 @@ VALUES (%(workspace)s, gen_random_uuid(), %(agent_id)s, %(context)s::jsonb, %(ta
         COALESCE(%(expires_at)s::timestamptz, now() + make_interval(secs => %(ttl_seconds)s::float8)))
 RETURNING id, expires_at, memory_json(memories) AS body
 
+-- name: insert_batch
+-- One statement for a whole batch (atomic in autocommit); ids come from the service, so that the
+-- answer can list the memories in the order they were given.
+INSERT INTO memories (workspace, id, agent_id, context, tags, importance, expires_at)
+SELECT %(workspace)s, i.id, i.agent_id, i.context::jsonb,
+       ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.importance,
+       COALESCE(i.expires_at, now() + make_interval(secs => i.ttl_seconds))
+FROM unnest(%(ids)s::uuid[], %(agent_ids)s::text[], %(contexts)s::text[], %(tags)s::text[],
+            %(importances)s::float8[], %(expires)s::timestamptz[], %(ttls)s::float8[])
+     AS i(id, agent_id, context, tags, importance, expires_at, ttl_seconds)
+RETURNING id, expires_at, memory_json(memories) AS body
+
 -- name: get
 SELECT expires_at, memory_json(m) AS body
 FROM memories m

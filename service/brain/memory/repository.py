@@ -19,6 +19,12 @@ async def insert(conn: db.Conn, params: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+async def insert_batch(conn: db.Conn, params: dict[str, Any]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The batch's rows by id (PostgreSQL does not promise RETURNING in input order)."""
+    cur = await conn.execute(SQL["insert_batch"], params)
+    return {row["id"]: row for row in await cur.fetchall()}
+
+
 async def get(database: db.Database, workspace: str, memory_id: uuid.UUID) -> dict[str, Any] | None:
     async with database.connection() as conn:
         cur = await conn.execute(SQL["get"], {"workspace": workspace, "id": memory_id})

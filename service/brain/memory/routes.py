@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from brain import auth, fields, http, idempotency
-from brain.memory.schemas import MemoryIn, QueryIn
+from brain.memory.schemas import MAX_BATCH, MAX_BATCH_BYTES, BatchIn, MemoryIn, QueryIn
 from brain.memory.service import MemoryService
 
 Memories = NamedDependency[MemoryService]
@@ -29,6 +29,22 @@ async def store(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
     answer = await memories.store(workspace, data, idempotency_key)
+    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
+
+
+@post(
+    "/memories/batch",
+    status_code=201,
+    summary=f"Store 1-{MAX_BATCH} memories at once (all or none)",
+    request_max_body_size=MAX_BATCH_BYTES,
+)
+async def store_batch(
+    data: JSONBody[BatchIn],
+    memories: Memories,
+    workspace: auth.Workspace,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[bytes]:
+    answer = await memories.store_batch(workspace, data, idempotency_key)
     return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
 
 
@@ -66,4 +82,6 @@ async def history(
     return http.cached(*await memories.history(workspace, agent, size, cursor))
 
 
-router = Router("/", route_handlers=[store, read, remove, query, history], tags=["memories"])
+router = Router(
+    "/", route_handlers=[store, store_batch, read, remove, query, history], tags=["memories"]
+)

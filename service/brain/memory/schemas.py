@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -18,6 +18,18 @@ class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
     importance: fields.Importance = 0.5
     ttl_seconds: fields.TtlSeconds | None = None
     expires_at: fields.Timestamp | None = None
+
+
+MAX_BATCH = 100
+"""Memories per `POST /v1/memories/batch`."""
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+"""Largest batch body (each item's context still obeys BRAIN_MAX_CONTEXT_BYTES)."""
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Memories to store together: all are committed, or none."""
+
+    items: Annotated[list[MemoryIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 
 class QueryIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ import msgspec
 
 from brain import cache, db, errors, fields, http, idempotency, metrics, pagination
 from brain.memory import repository
-from brain.memory.schemas import MemoryIn, QueryIn
+from brain.memory.schemas import BatchIn, MemoryIn, QueryIn
 
 Page = tuple[bytes, cache.Outcome]
 STATS_TOP_AGENTS = 1000
@@ -73,16 +73,17 @@ class MemoryService:
         self.cache = memo
         self.max_context_bytes = max_context_bytes
 
-    async def store(self, workspace: str, data: MemoryIn, key: str | None) -> idempotency.Answer:
-        """Commit a memory (G1), retire cached results it changes, then answer 201."""
-        context = fields.context_size(data.context, self.max_context_bytes)
+    def _checked(self, data: MemoryIn, at: str = "") -> dict[str, Any]:
+        """One memory's rules beyond its shape; its values for the INSERT. `at` prefixes the
+        field names of errors (a batch item: "items[3].")."""
+        context = fields.context_size(data.context, self.max_context_bytes, f"{at}context")
         if data.ttl_seconds is not None and data.expires_at is not None:
-            raise errors.Invalid("give ttl_seconds or expires_at, not both", field="expires_at")
+            raise errors.Invalid(
+                "give ttl_seconds or expires_at, not both", field=f"{at}expires_at"
+            )
         if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
-            raise errors.Invalid("expires_at must be in the future", field="expires_at")
-        key = idempotency.check_key(key)
-        params = {
-            "workspace": workspace,
+            raise errors.Invalid("expires_at must be in the future", field=f"{at}expires_at")
+        return {
             "agent_id": data.agent_id,
             "context": context.decode(),
             "tags": fields.unique(data.tags),
@@ -90,6 +91,11 @@ class MemoryService:
             "expires_at": data.expires_at,
             "ttl_seconds": data.ttl_seconds,
         }
+
+    async def store(self, workspace: str, data: MemoryIn, key: str | None) -> idempotency.Answer:
+        """Commit a memory (G1), retire cached results it changes, then answer 201."""
+        params = {"workspace": workspace, **self._checked(data)}
+        key = idempotency.check_key(key)
         written: dict[str, Any] = {}
 
         async def write(conn: db.Conn) -> idempotency.Answer:
@@ -107,6 +113,42 @@ class MemoryService:
             await self.cache.stored(
                 workspace, data.agent_id, str(written["id"]), token, answer.body, _expiry(written)
             )
+        return answer
+
+    async def store_batch(
+        self, workspace: str, data: BatchIn, key: str | None
+    ) -> idempotency.Answer:
+        """Commit up to MAX_BATCH memories in one statement (all or none), retire what they
+        change in one Redis round trip, then answer 201 with them in the order given."""
+        items = [self._checked(item, f"items[{n}].") for n, item in enumerate(data.items)]
+        key = idempotency.check_key(key)
+        ids = [uuid.uuid4() for _ in items]
+        params = {
+            "workspace": workspace,
+            "ids": ids,
+            "agent_ids": [i["agent_id"] for i in items],
+            "contexts": [i["context"] for i in items],
+            "tags": [msgspec.json.encode(i["tags"]).decode() for i in items],
+            "importances": [i["importance"] for i in items],
+            "expires": [i["expires_at"] for i in items],
+            "ttls": [i["ttl_seconds"] for i in items],
+        }
+        rows: list[dict[str, Any]] = []
+
+        async def write(conn: db.Conn) -> idempotency.Answer:
+            by_id = await repository.insert_batch(conn, params)
+            rows.extend(by_id[i] for i in ids)
+            return idempotency.Answer(201, http.items_body([r["body"] for r in rows]))
+
+        request_hash = idempotency.fingerprint("POST /v1/memories/batch", data, key)
+        token = self.cache.memory_token()
+        answer = await idempotency.run(
+            self.db, workspace, key, request_hash, write, single_statement=True
+        )
+        if not answer.replayed:
+            metrics.MEMORIES_WRITTEN.inc(len(rows))
+            written = [(str(r["id"]), r["body"].encode(), _expiry(r)) for r in rows]
+            await self.cache.stored_many(workspace, {i["agent_id"] for i in items}, token, written)
         return answer
 
     async def get(self, workspace: str, memory_id: uuid.UUID) -> Page:
