@@ -33,11 +33,15 @@ def middleware(settings: Settings) -> Any:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def authenticated(scope: Scope, receive: Receive, send: Send) -> None:
-            token = _token(scope)
-            if not token:
-                raise errors.Unauthorized("Authorization: Bearer <token> is required")
-            if not expected or not hmac.compare_digest(token, expected):
-                raise errors.Unauthorized("the bearer token is not valid")
+            try:
+                token = _token(scope)
+                if not token:
+                    raise errors.Unauthorized("Authorization: Bearer <token> is required")
+                if not expected or not hmac.compare_digest(token, expected):
+                    raise errors.Unauthorized("the bearer token is not valid")
+            except errors.Unauthorized as exc:
+                await errors.answer(exc, scope, receive, send)  # logged and counted as a 401
+                return
             scope.setdefault("state", {})["workspace"] = settings.workspace
             await app(scope, receive, send)
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import Receive, Scope, Send
 
 from brain import observe
 
@@ -128,6 +129,15 @@ def _brain_error(request: Request[Any, Any, Any], exc: BrainError) -> Response[d
     if exc.status >= 500:
         log.warning("request failed: %s", exc.detail, extra={"path": request.url.path})
     return problem(exc.status, exc.title, exc.detail, request.url.path, errs, exc.headers)
+
+
+async def answer(exc: BrainError, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send `exc`'s problem response from an ASGI middleware (where raising it would leave the
+    response to the outermost handler, outside the access log and the metrics)."""
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    await _brain_error(request, exc).to_asgi_response(app=None, request=request)(
+        scope, receive, send
+    )
 
 
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
 
 @pytest.mark.parametrize(
@@ -22,6 +25,33 @@ async def test_v1_needs_the_admin_token(client: AsyncTestClient, headers: dict) 
         assert response.status_code == 401, (method, path)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def concrete(template: str) -> str:
+    """A path for a route template: a uuid for a memory id, the parameter's name for the rest."""
+    path = template.replace("{memory_id}", str(uuid.uuid4()))
+    return path.replace("{", "").replace("}", "")
+
+
+async def test_every_v1_route_needs_the_token_and_counts_a_401(client: AsyncTestClient) -> None:
+    """Every route under /v1 in the OpenAPI document answers 401 without the token, and the
+    refusal is counted as a 401 (the check runs before the handler, after the metrics start)."""
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    routes = [
+        (method.upper(), concrete(template), template)
+        for template, item in paths.items()
+        if template.startswith("/v1/")
+        for method in item
+    ]
+    assert len(routes) >= 20, routes
+    client.headers.pop("Authorization")
+    for method, path, template in routes:
+        labels = {"method": method, "route": template, "status": "401"}
+        before = REGISTRY.get_sample_value("brain_http_requests_total", labels) or 0
+        response = await client.request(method, path, json={})
+        assert response.status_code == 401, (method, path, response.text)
+        after = REGISTRY.get_sample_value("brain_http_requests_total", labels)
+        assert after == before + 1, (method, template)
 
 
 async def test_open_operations_routes(client: AsyncTestClient) -> None:
