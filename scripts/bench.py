@@ -1524,10 +1524,13 @@ def targets(bench: Bench) -> dict[str, Any]:
     store = next((p for p in bench.pairs if p.operation == "store"), None)
     cached = next((p for p in bench.pairs if p.operation == "cached query"), None)
     alone = next((p for p in bench.pairs if p.operation == "cached query, c=1"), None)
+    batch = next((p for p in bench.pairs if p.operation == f"store, {BATCH} a request"), None)
     store_ratio = store.ratio if store else None
     cached_p50 = cached.api.p(50, service=True) if cached else None
     return {
         "store_ratio": store_ratio,
+        "store_batch_ratio": batch.ratio if batch else None,
+        "peer_ratios": {p.operation: p.ratio for p in bench.peer},
         "store_ratio_met": store_ratio is not None and store_ratio >= 0.5,
         "cached_query_in_service_p50_ms": cached_p50,
         "cached_query_in_service_p50_met": cached_p50 is not None and cached_p50 < 1.0,
@@ -1549,6 +1552,12 @@ def _targets(bench: Bench) -> list[str]:
         f"{fmt(t['cached_query_in_service_p50_ms'], 3)} ms -> "
         f"{verdict(t['cached_query_in_service_p50_met'])} "
         f"(alone, concurrency 1: {fmt(t['cached_query_in_service_p50_ms_c1'], 3)} ms)",
+        f"  store, {BATCH} a request: {pct(t['store_batch_ratio'])} of the same statement's rate "
+        "through psycopg",
+        *(
+            f"  ahead of the peer on {operation}: {fmt(ratio)}x -> {verdict((ratio or 0) > 1)}"
+            for operation, ratio in t["peer_ratios"].items()
+        ),
     ]
 
 

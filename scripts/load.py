@@ -181,7 +181,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--gate", action="store_true", help="CI gate: one short mixed run")
     p.add_argument("--script", default="mixed.js", help="mixed.js, memory.js or messaging.js")
-    p.add_argument("--rate", type=int, help="mixed rate (full: 1000; gate: 250)")
+    p.add_argument("--rate", type=int, help="mixed rate (full: 1000; gate: 400)")
     p.add_argument("--duration", help="mixed run duration (full: 60s; gate: 20s)")
     p.add_argument("--p95-ms", type=float, default=20.0, help="p95 limit in ms (default 20)")
     p.add_argument("--workers", type=int, default=2, help="brain serve --workers (default 2)")
@@ -192,7 +192,7 @@ def main() -> int:
     p.add_argument("--no-ramp", action="store_true")
     a = p.parse_args()
     if a.gate:
-        a.rate, a.duration = a.rate or 250, a.duration or "20s"
+        a.rate, a.duration = a.rate or 400, a.duration or "20s"
     else:
         a.rate, a.duration = a.rate or 1000, a.duration or "60s"
     out = Path(os.environ.get("OUT_DIR") or ROOT / "bench-results").resolve()
