@@ -60,7 +60,9 @@ def pool(
         # (end of file or a FATAL message); a healthy idle one has nothing to read.
         if conn.closed:
             raise psycopg.OperationalError("the connection is closed")
-        if not select.select([conn.pgconn.socket], [], [], 0)[0]:
+        readable = select.poll()  # poll, not select: a descriptor may be above FD_SETSIZE
+        readable.register(conn.pgconn.socket, select.POLLIN)
+        if not readable.poll(0):
             return
         try:
             await psycopg_pool.AsyncConnectionPool.check_connection(conn)
