@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 from litestar import MediaType, Response
+
+if TYPE_CHECKING:
+    from brain.idempotency import Answer
 
 CACHE_HEADER = "X-Brain-Cache"
 
@@ -30,6 +35,8 @@ def page_body(bodies: list[str], next_cursor: str | None) -> bytes:
     return b'{"items":[' + items + b'],"next_cursor":' + msgspec.json.encode(next_cursor) + b"}"
 
 
-def replay_headers(replayed: bool) -> dict[str, str] | None:
-    """`Idempotent-Replayed: true` on an answer repeated for a retried Idempotency-Key (G5)."""
-    return {"Idempotent-Replayed": "true"} if replayed else None
+def written(answer: Answer) -> Response[bytes]:
+    """The answer of a write, with `Idempotent-Replayed: true` when it repeats the first answer
+    to a retried Idempotency-Key (G5)."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return raw_json(answer.body, answer.status, headers)

@@ -28,8 +28,7 @@ async def store(
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
-    answer = await memories.store(workspace, data, idempotency_key)
-    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
+    return http.written(await memories.store(workspace, data, idempotency_key))
 
 
 @post(
@@ -44,8 +43,7 @@ async def store_batch(
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
-    answer = await memories.store_batch(workspace, data, idempotency_key)
-    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
+    return http.written(await memories.store_batch(workspace, data, idempotency_key))
 
 
 @get("/memories/{memory_id:uuid}", summary="Get a memory (expired = 404)")

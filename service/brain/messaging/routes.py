@@ -45,8 +45,7 @@ async def share(
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
-    answer = await messages.share(workspace, data, idempotency_key)
-    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
+    return http.written(await messages.share(workspace, data, idempotency_key))
 
 
 @post("/messages/broadcast", status_code=201, summary="Send a message to every other agent")
@@ -56,8 +55,7 @@ async def broadcast(
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[bytes]:
-    answer = await messages.broadcast(workspace, data, idempotency_key)
-    return http.raw_json(answer.body, answer.status, http.replay_headers(answer.replayed))
+    return http.written(await messages.broadcast(workspace, data, idempotency_key))
 
 
 @get("/agents/{agent_id:str}/messages", summary="Take pending messages (long-poll with wait)")
