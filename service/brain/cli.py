@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from brain import embedded, errors, logs, migrate
+from brain import embedded, errors, logs, migrate, workers
 from brain.settings import Settings
 
 
@@ -98,11 +98,7 @@ def serve(args: argparse.Namespace) -> int:
             metrics_dir = tempfile.mkdtemp(prefix="brain-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             cleanup_dirs.append(metrics_dir)
-        _say(f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))")
-        # uvicorn shuts down gracefully, then re-raises the signal it caught; make SIGTERM end in
-        # SystemExit (like SIGINT's KeyboardInterrupt) so that `finally` stops the embedded servers.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-        uvicorn.run(
+        config = uvicorn.Config(
             "brain.cli:worker_app" if args.workers > 1 else "brain.app:from_env",
             factory=True,
             host=args.host,
@@ -116,6 +112,22 @@ def serve(args: argparse.Namespace) -> int:
             proxy_headers=False,
             server_header=False,
         )
+        listening = f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))"
+        # uvicorn shuts down gracefully, then re-raises the signal it caught; make SIGTERM end in
+        # SystemExit (like SIGINT's KeyboardInterrupt) so that `finally` stops the embedded servers.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        if args.workers == 1:
+            _say(listening)
+            uvicorn.Server(config).run()
+            return 0
+        try:
+            port = workers.reserve(args.host, args.port)
+        except OSError as exc:
+            _say(f"brain: cannot listen on {args.host}:{args.port}: {exc}")
+            return 1
+        with port:
+            _say(listening)
+            workers.run(config)
         return 0
     except KeyboardInterrupt:
         return 0
