@@ -40,6 +40,12 @@ BAD_MEMORIES = [
     ({**GOOD, "expires_at": "2999-01-01T00:00:00"}, 422, "expires_at"),  # no offset
     ({**GOOD, "expires_at": "tomorrow"}, 422, "expires_at"),
     ({**GOOD, "colour": "blue"}, 422, "colour"),
+    # PostgreSQL's text and jsonb cannot hold U+0000: a 422, not a database error.
+    ({**GOOD, "context": {"k": "a\x00b"}}, 422, "context"),
+    ({**GOOD, "context": {"k\x00": "v"}}, 422, "context"),
+    ({**GOOD, "context": {"k": [{"deep": ["\x00"]}]}}, 422, "context"),
+    ({**GOOD, "context": {"k": "\\\x00"}}, 422, "context"),  # a backslash, then NUL
+    ({**GOOD, "tags": ["ok", "t\x00"]}, 422, "tags[1]"),
 ]
 
 
@@ -144,6 +150,8 @@ BAD_QUERIES = [
     ({"text": "x" * 1001}, "text"),
     ({"tags": [f"t{i}" for i in range(33)]}, "tags"),
     ({"cursor": "%%%"}, "cursor"),
+    ({"text": "a\x00b"}, "text"),
+    ({"tags": ["\x00"]}, "tags[0]"),
     ({"limit": 5, "extra": True}, "extra"),
 ]
 
@@ -162,6 +170,10 @@ BAD_AGENTS = [
     ({"metadata": []}, "metadata"),
     ({"metadata": {"x": "y" * 70000}}, "metadata"),
     ({"unknown": 1}, "unknown"),
+    ({"name": "a\x00"}, "name"),
+    ({"role": "\x00"}, "role"),
+    ({"capabilities": ["ok", "c\x00"]}, "capabilities[1]"),
+    ({"metadata": {"x": "\x00"}}, "metadata"),
 ]
 
 

@@ -138,6 +138,7 @@ async def test_expired_message_is_not_delivered(client: AsyncTestClient) -> None
         ({"to_agent": "bad id"}, 422, "to_agent"),
         ({"context": {"x": "y" * 70000}}, 413, "context"),
         ({"context": []}, 422, "context"),
+        ({"context": {"x": "\x00"}}, 422, "context"),
         ({"ttl_seconds": 0}, 422, "ttl_seconds"),
         ({"extra": 1}, 422, "extra"),
     ],

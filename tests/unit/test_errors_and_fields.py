@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from brain import cache, errors, fields, idempotency
@@ -27,6 +28,23 @@ def test_context_size_limit() -> None:
     with pytest.raises(errors.TooLarge) as caught:
         fields.context_size({"a": 10}, 7)
     assert caught.value.field == "context" and caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\x00", "a\x00", "\\\x00", "\\\\\x00", {"\x00": 1}, [1, {"k": ["x\x00y"]}]],
+)
+def test_context_with_nul_is_invalid(value: object) -> None:
+    with pytest.raises(errors.Invalid) as caught:
+        fields.context_size({"k": value}, 1000)
+    assert caught.value.field == "context" and caught.value.status == 422
+
+
+@pytest.mark.parametrize("value", ["\\u0000", "\\\\u0000", "u0000", "\\", "\x01"])
+def test_context_with_backslash_u0000_text_is_fine(value: str) -> None:
+    """A backslash followed by "u0000" is six ordinary characters, encoded as \\\\u0000."""
+    encoded = fields.context_size({"k": value}, 1000)
+    assert msgspec.json.decode(encoded) == {"k": value}
 
 
 def test_agent_ids() -> None:

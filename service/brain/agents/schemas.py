@@ -8,9 +8,13 @@ import msgspec
 
 from brain import fields
 
-Label = Annotated[str, msgspec.Meta(max_length=200)]
+Label = Annotated[str, msgspec.Meta(max_length=200, pattern=fields.NO_NUL)]
 Capabilities = Annotated[
-    list[Annotated[str, msgspec.Meta(min_length=1, max_length=fields.MAX_TAG_CHARS)]],
+    list[
+        Annotated[
+            str, msgspec.Meta(min_length=1, max_length=fields.MAX_TAG_CHARS, pattern=fields.NO_NUL)
+        ]
+    ],
     msgspec.Meta(max_length=64),
 ]
 
