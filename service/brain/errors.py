@@ -192,6 +192,11 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return problem(exc.status_code, title, str(exc.detail), request.url.path, headers=exc.headers)
 
 
+def _not_utf8(request: Request[Any, Any, Any], _: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """msgspec raises UnicodeDecodeError, not a DecodeError, for a JSON body that is not UTF-8."""
+    return problem(400, Malformed.title, "Request body is not valid UTF-8", request.url.path)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem(500, "Internal error", "An unexpected error occurred", request.url.path)
@@ -201,6 +206,7 @@ HANDLERS = {
     BrainError: _brain_error,
     ValidationException: _validation,
     HTTPException: _http,
+    UnicodeDecodeError: _not_utf8,
     Exception: _unexpected,
 }
 """Registered once in `create_app`; every error leaves the service as problem details."""

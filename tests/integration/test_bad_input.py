@@ -205,3 +205,29 @@ async def test_clear_needs_the_confirmation(
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "confirm"
     assert db_conn.execute("SELECT count(*) FROM memories").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/memories"),
+        ("POST", "/v1/memories/batch"),
+        ("POST", "/v1/memories/query"),
+        ("PUT", "/v1/agents/a"),
+        ("POST", "/v1/messages"),
+        ("POST", "/v1/messages/broadcast"),
+        ("POST", "/v1/agents/a/messages/ack"),
+        ("POST", "/v1/admin/clear"),
+    ],
+)
+async def test_body_not_utf8_is_400(
+    client: AsyncTestClient, db_conn: psycopg.Connection, method: str, path: str
+) -> None:
+    raw = b'{"agent_id": "a", "context": {"k": "caf\xe9"}}'  # Latin-1, not UTF-8
+    response = await client.request(
+        method, path, content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "Request body is not valid UTF-8"
+    for table in ("memories", "agents", "messages"):
+        assert db_conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)  # noqa: S608
