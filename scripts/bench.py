@@ -74,6 +74,7 @@ PEER_DB = "brain_bench_peer"  # LangGraph's AsyncPostgresStore
 JSON_HEADER = {"Content-Type": "application/json"}
 ACK_EVERY = 20  # the end-to-end runs acknowledge in batches of this many
 BATCH = 100  # memories per POST /v1/memories/batch (its limit)
+WIDE = 32  # concurrent clients of the second store pair (stores arriving together share INSERTs)
 # Messages and deliveries committed as the share path commits them (the outbox), created long
 # enough ago that the service's relay appends them to the recipients' streams on its next round.
 PRELOAD_SQL = """
@@ -646,9 +647,13 @@ class Bench:
         self.clients = [Client(self.service.url, token) for _ in range(self.args.concurrency)]
         self.http = self.clients[0]
         for _ in range(self.args.concurrency):
-            conn = await psycopg.AsyncConnection.connect(self.db_url, autocommit=True)
-            await conn.execute(SESSION_SETUP)
-            self.conns.append(conn)
+            self.conns.append(await self.connect())
+
+    async def connect(self) -> psycopg.AsyncConnection[Any]:
+        """A connection to the service's database, set up as the service's are."""
+        conn = await psycopg.AsyncConnection.connect(self.db_url, autocommit=True)
+        await conn.execute(SESSION_SETUP)
+        return conn
 
     async def close(self) -> None:
         for client in self.clients:
@@ -657,7 +662,7 @@ class Bench:
         for conn in [*self.conns, *self.base_conns]:
             await conn.close()
 
-    async def balance(self) -> None:
+    async def balance(self, clients: list[Client]) -> None:
         """Spread the clients' keep-alive connections evenly over the service workers.
 
         The kernel picks a worker per new connection by its address hash: with 8 connections on
@@ -669,15 +674,17 @@ class Bench:
         if workers < 2:
             return
         for _ in range(100):
-            await asyncio.gather(*(c.get("/health/live") for c in self.clients))
+            await asyncio.gather(*(c.get("/health/live") for c in clients))
             held = connections_per_worker(pid, self.service.port)
             if max(held) <= -(-sum(held) // workers):
                 return
-            await asyncio.gather(*(c.reconnect() for c in self.clients))
+            await asyncio.gather(*(c.reconnect() for c in clients))
         self.notes.append("could not spread the connections evenly over the workers")
 
-    async def run(self, name: str, op: Op, **kw: Any) -> Run:
-        await self.balance()
+    async def run(
+        self, name: str, op: Op, *, clients: list[Client] | None = None, **kw: Any
+    ) -> Run:
+        await self.balance(self.clients if clients is None else clients)
         kw.setdefault("concurrency", self.args.concurrency)
         kw.setdefault("duration", self.args.duration)
         kw.setdefault("warmup", self.args.warmup)
@@ -752,6 +759,32 @@ class Bench:
         api_run = await self.run("store: POST /v1/memories", api, expect=201)
         base_run = await self.run("store: psycopg INSERT (autocommit)", raw)
         self.pairs.append(Pair("store", "psycopg INSERT", api_run, base_run))
+
+        # Stores that arrive together share INSERTs in the service (brain.batching): the same pair
+        # with WIDE clients at once.
+        wide = [Client(self.service.url, self.service.token) for _ in range(WIDE)]
+        wide_conns = [await self.connect() for _ in range(WIDE)]
+        try:
+
+            async def api_wide(worker: int) -> Answer:
+                body = bodies[next(counter) % len(bodies)]
+                return await wide[worker].post("/v1/memories", content=body, headers=json_header)
+
+            async def raw_wide(worker: int) -> None:
+                params_ = params[next(counter) % 4096]
+                await (await wide_conns[worker].execute(SQL["insert"], params_)).fetchone()
+
+            name = f"store: POST /v1/memories, c={WIDE}"
+            api_run = await self.run(name, api_wide, expect=201, concurrency=WIDE, clients=wide)
+            base_run = await self.run(
+                f"store: psycopg INSERT, c={WIDE}", raw_wide, concurrency=WIDE
+            )
+            self.pairs.append(Pair(f"store, c={WIDE}", "psycopg INSERT", api_run, base_run))
+        finally:
+            for client in wide:
+                await client.aclose()
+            for conn in wide_conns:
+                await conn.close()
 
         # The same memories, BATCH to a request / to one insert_batch statement; rates in items/s.
         batches = [memories[low : low + BATCH] for low in range(0, len(memories), BATCH)]
@@ -1555,6 +1588,7 @@ def _errors(bench: Bench) -> list[str]:
 
 def targets(bench: Bench) -> dict[str, Any]:
     store = next((p for p in bench.pairs if p.operation == "store"), None)
+    wide = next((p for p in bench.pairs if p.operation == f"store, c={WIDE}"), None)
     cached = next((p for p in bench.pairs if p.operation == "cached query"), None)
     alone = next((p for p in bench.pairs if p.operation == "cached query, c=1"), None)
     batch = next((p for p in bench.pairs if p.operation == f"store, {BATCH} a request"), None)
@@ -1563,6 +1597,7 @@ def targets(bench: Bench) -> dict[str, Any]:
     return {
         "store_ratio": store_ratio,
         "store_batch_ratio": batch.ratio if batch else None,
+        "store_wide_ratio": wide.ratio if wide else None,
         "peer_ratios": {p.operation: p.ratio for p in bench.peer},
         "store_ratio_met": store_ratio is not None and store_ratio >= 0.5,
         "cached_query_in_service_p50_ms": cached_p50,
@@ -1585,6 +1620,8 @@ def _targets(bench: Bench) -> list[str]:
         f"{fmt(t['cached_query_in_service_p50_ms'], 3)} ms -> "
         f"{verdict(t['cached_query_in_service_p50_met'])} "
         f"(alone, concurrency 1: {fmt(t['cached_query_in_service_p50_ms_c1'], 3)} ms)",
+        f"  store, {WIDE} clients at once: {pct(t['store_wide_ratio'])} of the raw INSERT rate at "
+        f"the same concurrency -> {verdict((t['store_wide_ratio'] or 0) >= 0.5)}",
         f"  store, {BATCH} a request: {pct(t['store_batch_ratio'])} of the same statement's rate "
         "through psycopg",
         *(

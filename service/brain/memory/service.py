@@ -8,18 +8,39 @@ import uuid
 from typing import Any
 
 import msgspec
+import psycopg
 
-from brain import cache, db, errors, fields, http, idempotency, metrics, pagination
+from brain import batching, cache, db, errors, fields, http, idempotency, metrics, pagination
 from brain.memory import repository
-from brain.memory.schemas import BatchIn, MemoryIn, QueryIn
+from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
 
 Page = tuple[bytes, cache.Outcome]
 STATS_TOP_AGENTS = 1000
+STORES_IN_FLIGHT = 1
+"""Stores without an Idempotency-Key: INSERTs running at once per process and workspace; what
+arrives meanwhile goes in the next one, together (`batching`)."""
 
 
 def _expiry(row: dict[str, Any]) -> float | None:
     expires = row["expires_at"]
     return None if expires is None else expires.timestamp()
+
+
+def _batch_params(
+    workspace: str, items: list[dict[str, Any]]
+) -> tuple[list[uuid.UUID], dict[str, Any]]:
+    """New ids for checked memories, and the `insert_batch` parameters that store them."""
+    ids = [uuid.uuid4() for _ in items]
+    return ids, {
+        "workspace": workspace,
+        "ids": ids,
+        "agent_ids": [i["agent_id"] for i in items],
+        "contexts": [i["context"] for i in items],
+        "tags": [msgspec.json.encode(i["tags"]).decode() for i in items],
+        "importances": [i["importance"] for i in items],
+        "expires": [i["expires_at"] for i in items],
+        "ttls": [i["ttl_seconds"] for i in items],
+    }
 
 
 class QueryPlan:
@@ -72,6 +93,7 @@ class MemoryService:
         self.db = database
         self.cache = memo
         self.max_context_bytes = max_context_bytes
+        self._stores: dict[str, batching.Coalescer[dict[str, Any], dict[str, Any]]] = {}
 
     def _checked(self, data: MemoryIn, at: str = "") -> dict[str, Any]:
         """One memory's rules beyond its shape; its values for the INSERT. `at` prefixes the
@@ -93,13 +115,19 @@ class MemoryService:
         }
 
     async def store(self, workspace: str, data: MemoryIn, key: str | None) -> idempotency.Answer:
-        """Commit a memory (G1), retire cached results it changes, then answer 201."""
-        params = {"workspace": workspace, **self._checked(data)}
+        """Commit a memory (G1), retire cached results it changes, then answer 201.
+
+        Without an Idempotency-Key, stores that arrive together share one INSERT and one Redis
+        round trip (`batching`); each is answered once all of them are committed."""
+        params = self._checked(data)
         key = idempotency.check_key(key)
+        if key is None:
+            row = await self._coalescer(workspace).submit(params)
+            return idempotency.Answer(201, row["body"].encode())
         written: dict[str, Any] = {}
 
         async def write(conn: db.Conn) -> idempotency.Answer:
-            row = await repository.insert(conn, params)
+            row = await repository.insert(conn, {"workspace": workspace, **params})
             written.update(row)
             return idempotency.Answer(201, row["body"].encode())
 
@@ -109,11 +137,72 @@ class MemoryService:
             self.db, workspace, key, request_hash, write, single_statement=True
         )
         if not answer.replayed:
-            metrics.MEMORIES_WRITTEN.inc()
-            await self.cache.stored(
-                workspace, data.agent_id, str(written["id"]), token, answer.body, _expiry(written)
-            )
+            await self._written(workspace, [data.agent_id], token, [written])
         return answer
+
+    def _coalescer(self, workspace: str) -> batching.Coalescer[dict[str, Any], dict[str, Any]]:
+        stores = self._stores.get(workspace)
+        if stores is None:
+
+            async def flush(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return await self._store_together(workspace, items)
+
+            stores = batching.Coalescer(flush, max_items=MAX_BATCH, parallel=STORES_IN_FLIGHT)
+            self._stores[workspace] = stores
+        return stores
+
+    async def _store_together(
+        self, workspace: str, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | Exception]:
+        """Checked memories of separate requests, committed in one statement: their rows.
+
+        Should the database refuse the statement for what one memory holds (nothing the checks
+        let through is known to), each is stored alone, so that only that request fails."""
+        token = self.cache.memory_token()
+        results: list[dict[str, Any] | Exception] = []
+        async with self.db.connection() as conn:
+            if len(items) == 1:
+                results.append(await repository.insert(conn, {"workspace": workspace, **items[0]}))
+            else:
+                ids, params = _batch_params(workspace, items)
+                try:
+                    by_id = await repository.insert_batch(conn, params)
+                    results.extend(by_id[i] for i in ids)
+                except (psycopg.DataError, psycopg.IntegrityError):
+                    for item in items:
+                        try:
+                            with db.translated():  # the error its request would have alone
+                                row = await repository.insert(
+                                    conn, {"workspace": workspace, **item}
+                                )
+                        except (
+                            errors.BrainError,
+                            psycopg.DataError,
+                            psycopg.IntegrityError,
+                        ) as exc:
+                            results.append(exc)
+                        else:
+                            results.append(row)
+        rows = [r for r in results if not isinstance(r, Exception)]
+        agents = [
+            i["agent_id"]
+            for i, r in zip(items, results, strict=True)
+            if not isinstance(r, Exception)
+        ]
+        await self._written(workspace, agents, token, rows)
+        return results
+
+    async def _written(
+        self,
+        workspace: str,
+        agent_ids: list[str],
+        token: bytes | None,
+        rows: list[dict[str, Any]],
+    ) -> None:
+        """After memories are committed: count them, retire what they change, write them through."""
+        metrics.MEMORIES_WRITTEN.inc(len(rows))
+        written = [(str(r["id"]), r["body"].encode(), _expiry(r)) for r in rows]
+        await self.cache.stored_many(workspace, set(agent_ids), token, written)
 
     async def store_batch(
         self, workspace: str, data: BatchIn, key: str | None
@@ -122,17 +211,7 @@ class MemoryService:
         change in one Redis round trip, then answer 201 with them in the order given."""
         items = [self._checked(item, f"items[{n}].") for n, item in enumerate(data.items)]
         key = idempotency.check_key(key)
-        ids = [uuid.uuid4() for _ in items]
-        params = {
-            "workspace": workspace,
-            "ids": ids,
-            "agent_ids": [i["agent_id"] for i in items],
-            "contexts": [i["context"] for i in items],
-            "tags": [msgspec.json.encode(i["tags"]).decode() for i in items],
-            "importances": [i["importance"] for i in items],
-            "expires": [i["expires_at"] for i in items],
-            "ttls": [i["ttl_seconds"] for i in items],
-        }
+        ids, params = _batch_params(workspace, items)
         rows: list[dict[str, Any]] = []
 
         async def write(conn: db.Conn) -> idempotency.Answer:
@@ -146,9 +225,7 @@ class MemoryService:
             self.db, workspace, key, request_hash, write, single_statement=True
         )
         if not answer.replayed:
-            metrics.MEMORIES_WRITTEN.inc(len(rows))
-            written = [(str(r["id"]), r["body"].encode(), _expiry(r)) for r in rows]
-            await self.cache.stored_many(workspace, {i["agent_id"] for i in items}, token, written)
+            await self._written(workspace, [i["agent_id"] for i in items], token, rows)
         return answer
 
     async def get(self, workspace: str, memory_id: uuid.UUID) -> Page:

@@ -1,0 +1,82 @@
+"""Stores without an Idempotency-Key that arrive together share one INSERT (brain.batching).
+
+Through a real `brain serve`: the in-process test client handles one request at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.e2e.service import Service
+from tests.e2e.test_observability import TOKEN, base_env
+
+
+@pytest.fixture
+def service(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Service]:
+    running = Service(base_env(database_url, redis_url), log=tmp_path / "serve.log").start()
+    yield running
+    assert running.stop() == 0
+
+
+async def post_all(service: Service, bodies: list[dict]) -> list[httpx.Response]:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    limits = httpx.Limits(max_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=service.url, headers=auth, limits=limits) as client:
+        return await asyncio.gather(*(client.post("/v1/memories", json=b) for b in bodies))
+
+
+async def test_concurrent_stores_share_inserts_and_each_gets_its_own(
+    service: Service, db_conn: psycopg.Connection
+) -> None:
+    """Each request is answered with its own memory; rows of one statement share its
+    transaction id (xmin); the cache is retired and written through as by single stores."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=service.url, headers=auth) as client:
+        cached = await client.post("/v1/memories/query", json={"agent_id": "sales"})
+        assert cached.json()["items"] == []
+    bodies = [
+        {"agent_id": f"agent-{n % 3}", "context": {"n": n}, "tags": [f"t{n}"]} for n in range(60)
+    ]
+    bodies[-1]["agent_id"] = "sales"
+    responses = await post_all(service, bodies)
+    assert [r.status_code for r in responses] == [201] * len(bodies)
+    created = [r.json() for r in responses]
+    assert [(m["context"], m["tags"], m["agent_id"]) for m in created] == [
+        (b["context"], b["tags"], b["agent_id"]) for b in bodies
+    ]
+    rows = db_conn.execute("SELECT id::text, xmin::text FROM memories").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(m["id"] for m in created)
+    assert len({r[1] for r in rows}) < len(bodies), "every store had an INSERT of its own"
+    async with httpx.AsyncClient(base_url=service.url, headers=auth) as client:
+        page = await client.post("/v1/memories/query", json={"agent_id": "sales"})
+        assert page.headers["X-Brain-Cache"] == "miss"
+        assert [m["id"] for m in page.json()["items"]] == [created[-1]["id"]]
+        for memory in created:
+            got = await client.get(f"/v1/memories/{memory['id']}")
+            assert got.headers["X-Brain-Cache"] == "hit" and got.json() == memory
+
+
+async def test_store_the_database_refuses_fails_alone(
+    service: Service, db_conn: psycopg.Connection
+) -> None:
+    """Should PostgreSQL refuse one memory of a shared INSERT, only its request fails."""
+    db_conn.execute("ALTER TABLE memories ADD CONSTRAINT refuse CHECK (agent_id <> 'refused')")
+    bodies = [{"agent_id": f"a{n}", "context": {"n": n}} for n in range(60)]
+    bodies[45]["agent_id"] = "refused"
+    try:
+        responses = await post_all(service, bodies)
+    finally:
+        db_conn.execute("ALTER TABLE memories DROP CONSTRAINT refuse")
+    assert [r.status_code for r in responses] == [201] * 45 + [422] + [201] * 14
+    assert "Rejected by the database" in responses[45].json()["detail"]
+    # The refused memory went in a shared INSERT (as the test above shows 60 concurrent stores
+    # do): without the retry one by one, the others of that INSERT would have failed with it.
+    rows = db_conn.execute("SELECT agent_id FROM memories").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(
+        b["agent_id"] for b in bodies if b is not bodies[45]
+    )
