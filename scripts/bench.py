@@ -51,6 +51,8 @@ import psycopg
 import redis.asyncio as aioredis
 
 from brain import db, embedded, migrate
+from brain.memory.schemas import QueryIn
+from brain.memory.service import QueryPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL = db.load_queries(ROOT / "service" / "brain" / "memory" / "queries.sql")
@@ -159,24 +161,9 @@ def fake_memory(rng: random.Random) -> Memory:
 
 
 def sql_for(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The statement and parameters the service runs for a query body (cf. QueryPlan)."""
-    tags = sorted(set(body["tags"])) if body.get("tags") else None
-    match = body.get("match", "any")
-    params = {
-        "workspace": WORKSPACE,
-        "agent_ids": [body["agent_id"]] if body.get("agent_id") else None,
-        "tags_any": tags if match == "any" else None,
-        "tags_all": tags if match == "all" else None,
-        "min_importance": body.get("min_importance"),
-        "since": body.get("since"),
-        "until": body.get("until"),
-        "text": body.get("text"),
-        "limit": body.get("limit", 20) + 1,
-        "after_created_at": None,
-        "after_id": None,
-        "after_importance": None,
-    }
-    return SQL[f"query_{body.get('order', 'recent')}"], params
+    """The statement and parameters the service runs for a query body."""
+    plan = QueryPlan(msgspec.convert(body, QueryIn), WORKSPACE)
+    return SQL[f"query_{plan.order}"], plan.params
 
 
 def _ancient(rng: random.Random) -> str:

@@ -13,6 +13,8 @@ import pytest
 from brain import db
 from brain.agents import repository as agents
 from brain.memory import repository
+from brain.memory.schemas import QueryIn
+from brain.memory.service import QueryPlan
 
 ROWS = 100_000
 
@@ -45,7 +47,8 @@ def loaded(pg_server) -> Any:
 
 def base(**changes: Any) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "workspace": "default", "agent_ids": None, "tags_any": None, "tags_all": None,
+        "workspace": "default", "agent_id": None, "agent_ids": None, "tags_any": None,
+        "tags_all": None,
         "min_importance": None, "since": None, "until": None, "text": None, "limit": 21,
         "after_created_at": None, "after_id": None, "after_importance": None,
     }  # fmt: skip
@@ -57,8 +60,8 @@ def week_ago() -> dt.datetime:
 
 
 SHAPES = [
-    ("recent", base(agent_ids=["agent7"])),
-    ("importance", base(agent_ids=["agent7"])),
+    ("recent", base(agent_id="agent7")),
+    ("importance", base(agent_id="agent7")),
     ("recent", base(agent_ids=["agent7", "agent8", "agent9"])),
     ("recent", base(tags_any=["tag42"])),
     ("recent", base(tags_any=["tag42", "tag43"])),
@@ -72,7 +75,7 @@ SHAPES = [
     ("importance", base(text="topic77")),
     (
         "recent",
-        base(agent_ids=["agent7"], tags_any=["tag7"], min_importance=0.1, text="observation"),
+        base(agent_id="agent7", tags_any=["tag7"], min_importance=0.1, text="observation"),
     ),
     ("recent", base()),
     ("importance", base()),
@@ -95,6 +98,23 @@ def test_no_sequential_scan(loaded: str, order: str, params: dict[str, Any]) -> 
     scans = [n["Node Type"] for n in nodes if n.get("Relation Name") == "memories"]
     assert scans, nodes
     assert "Seq Scan" not in scans, json.dumps(plan, indent=1)
+
+
+@pytest.mark.parametrize(
+    ("order", "index"),
+    [("recent", "memories_agent_recent"), ("importance", "memories_agent_importance")],
+)
+def test_one_agent_reads_its_own_index_in_order(loaded: str, order: str, index: str) -> None:
+    """A query for one agent walks that agent's index and stops at the page size: with
+    `agent_id = ANY (array)`, PostgreSQL scanned the workspace's index and filtered."""
+    plan = QueryPlan(QueryIn(agent_id="agent7", order=order, limit=20), "default")  # type: ignore[arg-type]
+    sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + repository.SQL[f"query_{order}"]
+    with psycopg.connect(loaded, autocommit=True) as conn:
+        (raw,) = conn.execute(sql, plan.params).fetchone()  # type: ignore[misc]
+    nodes = plan_nodes(raw[0]["Plan"])
+    scan = next(n for n in nodes if n.get("Relation Name") == "memories")
+    assert scan.get("Index Name") == index, nodes
+    assert scan["Actual Rows"] == 21 and not scan.get("Rows Removed by Filter"), scan
 
 
 def test_second_page_uses_the_index(loaded: str) -> None:
@@ -120,7 +140,7 @@ async def test_filtered_statements_are_never_prepared(loaded: str) -> None:
     try:
         database = db.Database(pool)
         for _ in range(8):
-            await repository.query(database, "recent", base(agent_ids=["agent7"]))
+            await repository.query(database, "recent", base(agent_id="agent7"))
             await repository.query(database, "importance", base(tags_any=["tag42"]))
             await agents.page(database, "default", None, 10)
             await agents.get(database, "default", "nobody")

@@ -36,6 +36,7 @@ SELECT m.id, m.created_at, m.importance, m.expires_at, memory_json(m) AS body
 FROM memories m
 WHERE m.workspace = %(workspace)s
   AND (m.expires_at IS NULL OR m.expires_at > now())
+  AND (%(agent_id)s::text IS NULL OR m.agent_id = %(agent_id)s::text)
   AND (%(agent_ids)s::text[] IS NULL OR m.agent_id = ANY (%(agent_ids)s::text[]))
   AND (%(tags_any)s::text[] IS NULL OR m.tags && %(tags_any)s::text[])
   AND (%(tags_all)s::text[] IS NULL OR m.tags @> %(tags_all)s::text[])
@@ -53,6 +54,7 @@ SELECT m.id, m.created_at, m.importance, m.expires_at, memory_json(m) AS body
 FROM memories m
 WHERE m.workspace = %(workspace)s
   AND (m.expires_at IS NULL OR m.expires_at > now())
+  AND (%(agent_id)s::text IS NULL OR m.agent_id = %(agent_id)s::text)
   AND (%(agent_ids)s::text[] IS NULL OR m.agent_id = ANY (%(agent_ids)s::text[]))
   AND (%(tags_any)s::text[] IS NULL OR m.tags && %(tags_any)s::text[])
   AND (%(tags_all)s::text[] IS NULL OR m.tags @> %(tags_all)s::text[])

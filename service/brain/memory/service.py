@@ -58,7 +58,10 @@ class QueryPlan:
         self.limit = q.limit
         self.params: dict[str, Any] = {
             "workspace": workspace,
-            "agent_ids": agents,
+            # One agent by equality: PostgreSQL walks that agent's index in order for it, where
+            # for `= ANY (array)` it scans the workspace's newest rows and filters.
+            "agent_id": agents[0] if agents and len(agents) == 1 else None,
+            "agent_ids": agents if agents and len(agents) > 1 else None,
             "tags_any": tags if q.match == "any" else None,
             "tags_all": tags if q.match == "all" else None,
             "min_importance": q.min_importance,
