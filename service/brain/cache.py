@@ -23,7 +23,7 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
-from brain import keys, metrics
+from brain import keys, metrics, redis_client
 from brain.redis_client import Client
 
 log = logging.getLogger("brain.cache")
@@ -85,10 +85,10 @@ class Cache:
                 return True
             try:
                 # No MULTI: redis-py's cluster client runs it in a thread with another loop.
-                pipe = self.client.pipeline(transaction=False)
-                pipe.hincrby(keys.generations(workspace), "epoch", 1)
-                pipe.hmget(keys.generations(workspace), ["epoch", "del"])
-                _, counters = await pipe.execute()
+                gens = keys.generations(workspace)
+                _, counters = await redis_client.pipeline(
+                    self.client, [("HINCRBY", gens, "epoch", 1), ("HMGET", gens, "epoch", "del")]
+                )
             except RedisError as exc:
                 self._failed(exc)
                 return False
@@ -136,10 +136,11 @@ class Cache:
             return
         self._lookups, self._misses = 0, 0
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hincrby(keys.cache_stats(workspace), "lookups", lookups)
-            pipe.hincrby(keys.cache_stats(workspace), "misses", misses)
-            await pipe.execute()
+            stats = keys.cache_stats(workspace)
+            await redis_client.pipeline(
+                self.client,
+                [("HINCRBY", stats, "lookups", lookups), ("HINCRBY", stats, "misses", misses)],
+            )
         except RedisError as exc:
             self._failed(exc)
 
@@ -150,10 +151,9 @@ class Cache:
             metrics.CACHE_REQUESTS.labels("bypass").inc()
             return BYPASS
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hmget(keys.generations(workspace), list(fields))
-            pipe.get(key)
-            counters, value = await pipe.execute()
+            counters, value = await redis_client.pipeline(
+                self.client, [("HMGET", keys.generations(workspace), *fields), ("GET", key)]
+            )
         except RedisError as exc:
             self._failed(exc)
             metrics.CACHE_REQUESTS.labels("bypass").inc()
@@ -173,7 +173,9 @@ class Cache:
         if self._down or self.client is None or ttl_ms <= 0:
             return
         try:
-            await self.client.set(key, token + _SEP + body, px=ttl_ms)
+            await redis_client.pipeline(
+                self.client, [("SET", key, token + _SEP + body, "PX", ttl_ms)]
+            )
         except RedisError as exc:
             self._failed(exc)
 
@@ -281,12 +283,9 @@ class Cache:
             return  # the epoch is bumped when Redis answers again
         gens = keys.generations(workspace)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for field in fields:
-                pipe.hincrby(gens, field, 1)
-            for key, value, ttl_ms in fills:
-                pipe.set(key, value, px=ttl_ms)
-            await pipe.execute()
+            commands = [("HINCRBY", gens, field, 1) for field in fields]
+            commands += [("SET", key, value, "PX", ttl_ms) for key, value, ttl_ms in fills]
+            await redis_client.pipeline(self.client, commands)
         except RedisError as exc:
             self._failed(exc)
 

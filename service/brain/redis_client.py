@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from brain import tracing
 from brain.settings import Settings
 
 Client = Redis | RedisCluster
@@ -39,3 +43,28 @@ def connect(
         health_check_interval=10, **options,
     )  # fmt: skip
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
+
+
+async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Send `commands` in one round trip; their replies, as Redis sends them (an error reply
+    raises ResponseError).
+
+    On a single node, straight on a pooled connection: redis-py's Pipeline (command stack,
+    response callbacks, retry and timing wrappers) was a third of the CPU of a cached query.
+    Through the Pipeline on a cluster (it routes each command to its node) and while tracing
+    (the Redis instrumentation makes its spans there)."""
+    if not isinstance(client, Redis) or tracing.active():
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute()  # type: ignore[no-any-return]
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+    try:
+        await conn.send_packed_command(conn.pack_commands(commands))
+        return [await conn.read_response() for _ in commands]
+    except BaseException:
+        await conn.disconnect()  # replies may be left unread: the connection is not reused
+        raise
+    finally:
+        await pool.release(conn)

@@ -78,6 +78,11 @@ def asgi_middleware(app: Any) -> Any:
     )
 
 
+def active() -> bool:
+    """Whether this process traces (and the Redis and psycopg calls are instrumented)."""
+    return _configured
+
+
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
