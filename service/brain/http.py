@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import msgspec
-from litestar import MediaType, Response
+from litestar import MediaType
+from litestar.response.base import ASGIResponse
 
 if TYPE_CHECKING:
     from brain.idempotency import Answer
 
 CACHE_HEADER = "X-Brain-Cache"
 
-
-def raw_json(
-    body: bytes, status: int = 200, headers: dict[str, str] | None = None
-) -> Response[bytes]:
-    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+Raw = ASGIResponse
+"""What handlers answering with JSON rendered elsewhere return: an ASGI response as it is sent,
+which Litestar passes through (a `Response` is converted into one on every request)."""
 
 
-def cached(body: bytes, outcome: str) -> Response[bytes]:
+def raw_json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Raw:
+    return ASGIResponse(body=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def cached(body: bytes, outcome: str) -> Raw:
     """A 200 carrying `X-Brain-Cache: hit|miss|bypass`."""
     return raw_json(body, headers={CACHE_HEADER: outcome})
 
@@ -35,7 +38,7 @@ def page_body(bodies: list[str], next_cursor: str | None) -> bytes:
     return b'{"items":[' + items + b'],"next_cursor":' + msgspec.json.encode(next_cursor) + b"}"
 
 
-def written(answer: Answer) -> Response[bytes]:
+def written(answer: Answer) -> Raw:
     """The answer of a write, with `Idempotent-Replayed: true` when it repeats the first answer
     to a retried Idempotency-Key (G5)."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Response, Router, delete, get, put
+from litestar import Router, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -19,7 +19,7 @@ Limit = Annotated[int | None, QueryParameter(description="page size, 1-500 (defa
 @put("/agents/{agent_id:str}", summary="Register or update an agent (201 new, 200 updated)")
 async def register(
     agent_id: FromPath[str], data: JSONBody[AgentIn], agents: Agents, workspace: auth.Workspace
-) -> Response[bytes]:
+) -> http.Raw:
     body, created = await agents.register(workspace, agent_id, data)
     return http.raw_json(body, 201 if created else 200)
 
@@ -30,14 +30,12 @@ async def index(
     workspace: auth.Workspace,
     limit: Limit = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> http.Raw:
     return http.raw_json(await agents.list(workspace, fields.page_size(limit, 500), cursor))
 
 
 @get("/agents/{agent_id:str}", summary="Get an agent")
-async def read(
-    agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace
-) -> Response[bytes]:
+async def read(agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace) -> http.Raw:
     return http.raw_json(await agents.get(workspace, agent_id))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from litestar import Response, Router, delete, get, post
+from litestar import Router, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
@@ -27,7 +27,7 @@ async def store(
     memories: Memories,
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
-) -> Response[bytes]:
+) -> http.Raw:
     return http.written(await memories.store(workspace, data, idempotency_key))
 
 
@@ -42,14 +42,14 @@ async def store_batch(
     memories: Memories,
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
-) -> Response[bytes]:
+) -> http.Raw:
     return http.written(await memories.store_batch(workspace, data, idempotency_key))
 
 
 @get("/memories/{memory_id:uuid}", summary="Get a memory (expired = 404)")
 async def read(
     memory_id: FromPath[uuid.UUID], memories: Memories, workspace: auth.Workspace
-) -> Response[bytes]:
+) -> http.Raw:
     return http.cached(*await memories.get(workspace, memory_id))
 
 
@@ -61,9 +61,7 @@ async def remove(
 
 
 @post("/memories/query", status_code=200, summary="Query memories (cached)")
-async def query(
-    data: JSONBody[QueryIn], memories: Memories, workspace: auth.Workspace
-) -> Response[bytes]:
+async def query(data: JSONBody[QueryIn], memories: Memories, workspace: auth.Workspace) -> http.Raw:
     return http.cached(*await memories.query(workspace, data))
 
 
@@ -74,7 +72,7 @@ async def history(
     workspace: auth.Workspace,
     limit: Limit = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> http.Raw:
     agent = fields.agent_id(agent_id)
     size = fields.page_size(limit, 20)
     return http.cached(*await memories.history(workspace, agent, size, cursor))

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Response, Router, get, post
+from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -44,7 +44,7 @@ async def share(
     messages: Messages,
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
-) -> Response[bytes]:
+) -> http.Raw:
     return http.written(await messages.share(workspace, data, idempotency_key))
 
 
@@ -54,7 +54,7 @@ async def broadcast(
     messages: Messages,
     workspace: auth.Workspace,
     idempotency_key: IdempotencyKey = None,
-) -> Response[bytes]:
+) -> http.Raw:
     return http.written(await messages.broadcast(workspace, data, idempotency_key))
 
 
@@ -66,7 +66,7 @@ async def pending(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PENDING)] = 10,
     wait: Annotated[float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
     consumer: Consumer = "default",
-) -> Response[bytes]:
+) -> http.Raw:
     agent = fields.agent_id(agent_id)
     body = await messages.pending(workspace, agent, _consumer(consumer), limit, wait)
     return http.raw_json(body)
@@ -113,7 +113,7 @@ async def history(
     limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE)] = 50,
     before: FromQuery[dt.datetime | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> http.Raw:
     a, b = fields.agent_id(agent, "agent"), fields.agent_id(peer, "peer")
     return http.raw_json(
         await messages.history(
@@ -130,7 +130,7 @@ async def replay(
     since: FromQuery[dt.datetime],
     limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE)] = 100,
     cursor: FromQuery[str | None] = None,
-) -> Response[bytes]:
+) -> http.Raw:
     agent = fields.agent_id(agent_id)
     since_at = _aware(since, "since")
     assert since_at is not None
