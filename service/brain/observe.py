@@ -4,9 +4,10 @@ trace id as exemplar), the RED counters, and one access-log line."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
+from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +24,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID and _VALID_ID.match(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def middleware(app: ASGIApp) -> ASGIApp:
@@ -63,28 +64,41 @@ def count_unmatched(scope: Scope, status: int) -> None:
     metrics.HTTP_REQUESTS.labels(scope.get("method", ""), UNMATCHED, str(status)).inc()
 
 
+_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+"""The counter and histogram of each (method, route, status): looked up once, not per request
+(routes are templates or "unmatched", so the set is small)."""
+
+
 def record(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one answered request; log it (not the query string: it may carry data)."""
     route = scope.get("path_template") or UNMATCHED
     method = scope.get("method", "")
-    metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    trace_id = tracing.current_trace_id()
-    exemplar = {"trace_id": trace_id} if trace_id else None
-    metrics.HTTP_DURATION.labels(method, route).observe(seconds, exemplar=exemplar)
+    children = _CHILDREN.get((method, route, str(status)))
+    if children is None:
+        children = (
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+            metrics.HTTP_DURATION.labels(method, route),
+        )
+        _CHILDREN[(method, route, str(status))] = children
+    requests, duration = children
+    requests.inc()
+    trace_id = tracing.current_trace_id() if tracing.active() else None
+    duration.observe(seconds, exemplar={"trace_id": trace_id} if trace_id else None)
     if route.startswith("/health") or route == "/metrics":
         level = logging.DEBUG
     else:
         level = logging.WARNING if status >= 500 else logging.INFO
-    log.log(
-        level,
-        "%s %s %d",
-        method,
-        route,
-        status,
-        extra={
-            "method": method,
-            "route": route,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 3),
-        },
-    )
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "%s %s %d",
+            method,
+            route,
+            status,
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
+        )
