@@ -148,7 +148,7 @@ class Cache:
 
     async def _lookup(self, workspace: str, key: str, fields: Sequence[str]) -> Lookup:
         if not await self._usable(workspace) or self.client is None:
-            metrics.CACHE_REQUESTS.labels("bypass").inc()
+            metrics.labelled(metrics.CACHE_REQUESTS, "bypass").inc()
             return BYPASS
         try:
             counters, value = await redis_client.pipeline(
@@ -156,17 +156,17 @@ class Cache:
             )
         except RedisError as exc:
             self._failed(exc)
-            metrics.CACHE_REQUESTS.labels("bypass").inc()
+            metrics.labelled(metrics.CACHE_REQUESTS, "bypass").inc()
             return BYPASS
         self._lookups += 1
         token = _token(counters)
         if value is not None:
             stored_token, _, body = value.partition(_SEP)
             if stored_token == token:
-                metrics.CACHE_REQUESTS.labels("hit").inc()
+                metrics.labelled(metrics.CACHE_REQUESTS, "hit").inc()
                 return Lookup("hit", body, token)
         self._misses += 1
-        metrics.CACHE_REQUESTS.labels("miss").inc()
+        metrics.labelled(metrics.CACHE_REQUESTS, "miss").inc()
         return Lookup("miss", None, token)
 
     async def _fill(self, key: str, token: bytes, body: bytes, ttl_ms: int) -> None:

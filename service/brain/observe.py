@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import time
-from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,29 +60,17 @@ def middleware(app: ASGIApp) -> ASGIApp:
 
 def count_unmatched(scope: Scope, status: int) -> None:
     """A request no route matched (404/405 from the router): counted, not timed."""
-    metrics.HTTP_REQUESTS.labels(scope.get("method", ""), UNMATCHED, str(status)).inc()
-
-
-_CHILDREN: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-"""The counter and histogram of each (method, route, status): looked up once, not per request
-(routes are templates or "unmatched", so the set is small)."""
+    metrics.labelled(metrics.HTTP_REQUESTS, scope.get("method", ""), UNMATCHED, str(status)).inc()
 
 
 def record(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one answered request; log it (not the query string: it may carry data)."""
     route = scope.get("path_template") or UNMATCHED
     method = scope.get("method", "")
-    children = _CHILDREN.get((method, route, str(status)))
-    if children is None:
-        children = (
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)),
-            metrics.HTTP_DURATION.labels(method, route),
-        )
-        _CHILDREN[(method, route, str(status))] = children
-    requests, duration = children
-    requests.inc()
+    metrics.labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
     trace_id = tracing.current_trace_id() if tracing.active() else None
-    duration.observe(seconds, exemplar={"trace_id": trace_id} if trace_id else None)
+    exemplar = {"trace_id": trace_id} if trace_id else None
+    metrics.labelled(metrics.HTTP_DURATION, method, route).observe(seconds, exemplar=exemplar)
     if route.startswith("/health") or route == "/metrics":
         level = logging.DEBUG
     else:

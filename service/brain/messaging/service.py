@@ -119,7 +119,7 @@ class MessageService:
         )
         if not answer.replayed:
             kind = "direct" if to_agent else "broadcast"
-            metrics.MESSAGES_PUBLISHED.labels(kind, data.priority).inc()
+            metrics.labelled(metrics.MESSAGES_PUBLISHED, kind, data.priority).inc()
             await self.append_after_commit(workspace, sent["message"], sent["recipients"], priority)
         return answer
 
