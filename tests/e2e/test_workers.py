@@ -91,6 +91,7 @@ def test_worker_killed_is_replaced_and_no_connection_waits(
     try:
         assert service.process is not None
         pid = service.process.pid
+        wait_listening(service.port, 2)  # ready answers once one worker is
         victim, survivor = service_workers(pid)
         os.kill(victim, signal.SIGKILL)
         wait_dead(victim)  # a connection queued on its socket in the instant before is reset
