@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from brain import tracing
-from brain.settings import Settings
+
+if TYPE_CHECKING:
+    from brain.settings import Settings
 
 Client = Redis | RedisCluster
 MAX_CONNECTIONS = 256
@@ -45,26 +48,56 @@ def connect(
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
+PARKED_MAX = 64
+"""Connections `pipeline` keeps checked out of a pool between calls: at most this many, and at
+most a quarter of the pool, so that its other users always find connections."""
+_parked: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+_waiting: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def parked(client: Client) -> int:
+    """Connections of `client`'s pool that are parked for `pipeline` (idle, though checked out)."""
+    pool = getattr(client, "connection_pool", None)
+    return len(_parked.get(pool, ())) if pool is not None else 0
+
+
 async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     """Send `commands` in one round trip; their replies, as Redis sends them (an error reply
     raises ResponseError).
 
-    On a single node, straight on a pooled connection: redis-py's Pipeline (command stack,
-    response callbacks, retry and timing wrappers) was a third of the CPU of a cached query.
-    Through the Pipeline on a cluster (it routes each command to its node) and while tracing
-    (the Redis instrumentation makes its spans there)."""
+    On a single node, straight on a connection of the client's pool, which stays checked out
+    between calls (parked, up to PARKED_MAX): redis-py's Pipeline (command stack, callbacks,
+    retry and timing wrappers) and its pool's checkout and return (condition, locks, timeout,
+    a readability probe, observability hooks) were half the CPU of a cached query in the
+    service. A call that fails or is cancelled disconnects its connection and returns it to the
+    pool: nothing is retried, and a connection Redis closed (a restart) fails its next call, so
+    the cache notices. Through the Pipeline on a cluster (it routes each command to its node)
+    and while tracing (the Redis instrumentation makes its spans there)."""
     if not isinstance(client, Redis) or tracing.active():
         pipe = client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
         return await pipe.execute()  # type: ignore[no-any-return]
     pool = client.connection_pool
-    conn = await pool.get_connection()
+    idle = _parked.setdefault(pool, [])
+    if idle:
+        conn = idle.pop()
+    else:
+        _waiting[pool] = _waiting.get(pool, 0) + 1
+        try:
+            conn = await pool.get_connection()
+        finally:
+            _waiting[pool] -= 1
     try:
         await conn.send_packed_command(conn.pack_commands(commands))
-        return [await conn.read_response() for _ in commands]
+        replies = [await conn.read_response() for _ in commands]
     except BaseException:
         await conn.disconnect()  # replies may be left unread: the connection is not reused
-        raise
-    finally:
         await pool.release(conn)
+        raise
+    # Parked unless another call waits for the pool: parked, it would not wake that one.
+    if not _waiting.get(pool) and len(idle) < min(PARKED_MAX, pool.max_connections // 4):
+        idle.append(conn)
+    else:
+        await pool.release(conn)
+    return replies
