@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from brain import tracing
@@ -101,3 +103,18 @@ async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[
     else:
         await pool.release(conn)
     return replies
+
+
+async def run_script(
+    client: Client, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+) -> Any:
+    """A script registered on `client` (`register_script`), through `pipeline` on a single node:
+    EVALSHA, or EVAL when Redis does not have it (restarted, or SCRIPT FLUSH), which caches it
+    again."""
+    if not isinstance(client, Redis) or tracing.active():
+        return await script(keys=keys, args=args)
+    try:
+        (reply,) = await pipeline(client, [("EVALSHA", script.sha, len(keys), *keys, *args)])
+    except NoScriptError:
+        (reply,) = await pipeline(client, [("EVAL", script.script, len(keys), *keys, *args)])
+    return reply

@@ -89,3 +89,11 @@ async def test_a_redis_restart_fails_the_next_call(own_redis: embedded.Redis) ->
         assert await redis_client.pipeline(client, [("PING",)]) == [b"PONG"]
     finally:
         await client.aclose()
+
+
+async def test_a_script_redis_does_not_have_is_sent_whole(client: redis_client.Client) -> None:
+    script = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    await redis_client.pipeline(client, [("SCRIPT", "FLUSH")])
+    assert await redis_client.run_script(client, script, ["n"], [5]) == 5  # EVAL: cached again
+    assert await redis_client.pipeline(client, [("SCRIPT", "EXISTS", script.sha)]) == [[1]]
+    assert await redis_client.run_script(client, script, ["n"], [2]) == 7  # EVALSHA

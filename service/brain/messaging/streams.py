@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from brain import keys
+from brain import keys, redis_client
 from brain.redis_client import Client
 
 GROUP = "brain"
@@ -235,19 +235,18 @@ class Streams:
             item.message_id, item.body, item.expires_ms, self.min_id(now_ms),
             1 if item.retry else 0, item.priority,
         ]  # fmt: skip
-        return bool(
-            await self._append(
-                keys=[stream, keys.message_index(item.workspace, item.agent_id)], args=args
-            )
-        )
+        index = keys.message_index(item.workspace, item.agent_id)
+        return bool(await redis_client.run_script(self.client, self._append, [stream, index], args))
 
     async def read(
         self, workspace: str, agent_id: str, consumer: str, count: int, now_ms: int
     ) -> tuple[list[Delivery], list[bytes]]:
         """Claim up to `count` entries: expired leases, then new, urgent first, oldest first."""
-        result = await self._read(
-            keys=_agent_keys(workspace, agent_id, READ_ORDER),
-            args=[consumer, count, self.visibility_ms, now_ms],
+        result = await redis_client.run_script(
+            self.client,
+            self._read,
+            _agent_keys(workspace, agent_id, READ_ORDER),
+            [consumer, count, self.visibility_ms, now_ms],
         )
         entries, last_ids = result
         return [_delivery(row, READ_ORDER) for row in entries], list(last_ids)
@@ -264,15 +263,15 @@ class Streams:
 
     async def mine(self, workspace: str, agent_id: str, consumer: str) -> list[Delivery]:
         """This consumer's pending entries, with how long ago each was delivered."""
-        rows = await self._mine(keys=_agent_keys(workspace, agent_id, READ_ORDER), args=[consumer])
+        agent_keys = _agent_keys(workspace, agent_id, READ_ORDER)
+        rows = await redis_client.run_script(self.client, self._mine, agent_keys, [consumer])
         return [_delivery(row, READ_ORDER) for row in rows]
 
     async def ack(self, workspace: str, agent_id: str, message_ids: Sequence[str]) -> int:
         if not message_ids:
             return 0
-        return int(
-            await self._ack(keys=_agent_keys(workspace, agent_id, range(4)), args=list(message_ids))
-        )
+        agent_keys = _agent_keys(workspace, agent_id, range(4))
+        return int(await redis_client.run_script(self.client, self._ack, agent_keys, message_ids))
 
     async def pending_count(self, workspace: str, agent_ids: Sequence[str]) -> int:
         """Entries delivered and not acknowledged, over these agents' streams."""
@@ -288,8 +287,9 @@ class Streams:
 
     async def trim(self, workspace: str, agent_id: str, now_ms: int) -> int:
         """Drop entries older than the retention; returns how many."""
+        agent_keys = _agent_keys(workspace, agent_id, READ_ORDER)
         return int(
-            await self._trim(
-                keys=_agent_keys(workspace, agent_id, READ_ORDER), args=[self.min_id(now_ms)]
+            await redis_client.run_script(
+                self.client, self._trim, agent_keys, [self.min_id(now_ms)]
             )
         )
