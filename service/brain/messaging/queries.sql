@@ -58,28 +58,53 @@ LIMIT %(batch)s
 FOR UPDATE OF d SKIP LOCKED
 
 -- name: mark_enqueued
+-- Deliveries are locked in primary-key order first, as `ack` and `requeue_unacked` lock them:
+-- statements that lock the same rows in different orders can deadlock.
 UPDATE message_deliveries d SET enqueued = true
-FROM unnest(%(workspaces)s::text[], %(agents)s::text[], %(messages)s::uuid[]) AS t(w, a, m)
-WHERE d.workspace = t.w AND d.agent_id = t.a AND d.message_id = t.m
+FROM (
+    SELECT l.workspace, l.agent_id, l.message_id
+    FROM message_deliveries l
+    JOIN unnest(%(workspaces)s::text[], %(agents)s::text[], %(messages)s::uuid[]) AS t(w, a, m)
+      ON l.workspace = t.w AND l.agent_id = t.a AND l.message_id = t.m
+    ORDER BY l.workspace, l.agent_id, l.message_id
+    FOR UPDATE OF l
+) AS locked
+WHERE d.workspace = locked.workspace AND d.agent_id = locked.agent_id
+  AND d.message_id = locked.message_id
 
 -- name: requeue_unacked
 UPDATE message_deliveries d SET enqueued = false, requeued = true
-FROM messages m
-WHERE m.workspace = d.workspace AND m.id = d.message_id
-  AND d.acked_at IS NULL AND (d.enqueued OR NOT d.requeued)
-  AND m.created_at > now() - make_interval(secs => %(retention)s::float8)
-  AND (m.expires_at IS NULL OR m.expires_at > now())
+FROM (
+    SELECT l.workspace, l.agent_id, l.message_id
+    FROM message_deliveries l
+    JOIN messages m ON m.workspace = l.workspace AND m.id = l.message_id
+    WHERE l.acked_at IS NULL AND (l.enqueued OR NOT l.requeued)
+      AND m.created_at > now() - make_interval(secs => %(retention)s::float8)
+      AND (m.expires_at IS NULL OR m.expires_at > now())
+    ORDER BY l.workspace, l.agent_id, l.message_id
+    FOR UPDATE OF l
+) AS locked
+WHERE d.workspace = locked.workspace AND d.agent_id = locked.agent_id
+  AND d.message_id = locked.message_id
 
 -- name: ack
+-- Locks in primary-key order, like mark_enqueued (see there).
 WITH asked AS (
     SELECT message_id FROM message_deliveries
     WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
       AND message_id = ANY (%(ids)s::uuid[])
-), newly AS (
-    UPDATE message_deliveries SET acked_at = now()
+), locked AS (
+    SELECT message_id FROM message_deliveries
     WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
       AND message_id = ANY (%(ids)s::uuid[]) AND acked_at IS NULL
-    RETURNING message_id
+    ORDER BY message_id
+    FOR UPDATE
+), newly AS (
+    UPDATE message_deliveries d SET acked_at = now()
+    FROM locked
+    WHERE d.workspace = %(workspace)s AND d.agent_id = %(agent_id)s
+      AND d.message_id = locked.message_id
+    RETURNING d.message_id
 )
 SELECT (SELECT count(*) FROM asked) AS acked, (SELECT count(*) FROM newly) AS newly
 
