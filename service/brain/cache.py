@@ -237,19 +237,6 @@ class Cache:
 
     # -- invalidation -------------------------------------------------------------------------
 
-    async def stored(
-        self,
-        workspace: str,
-        agent_id: str,
-        memory_id: str,
-        token: bytes | None,
-        body: bytes,
-        expires: float | None,
-    ) -> None:
-        """After a memory is committed: retire what it changes and write it through, in one
-        round trip. `token` comes from `memory_token()`, taken before the write."""
-        await self.stored_many(workspace, [agent_id], token, [(memory_id, body, expires)])
-
     async def stored_many(
         self,
         workspace: str,
@@ -257,7 +244,9 @@ class Cache:
         token: bytes | None,
         written: Sequence[tuple[str, bytes, float | None]],
     ) -> None:
-        """`stored` for several memories (id, body, expiry) of these agents: one round trip."""
+        """After memories (id, body, expiry) of these agents are committed: retire what they
+        change and write them through, in one round trip. `token` comes from `memory_token()`,
+        taken before the write."""
         now = time.time()
         fills = []
         for memory_id, body, expires in written if token is not None else ():
