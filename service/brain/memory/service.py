@@ -26,21 +26,37 @@ def _expiry(row: dict[str, Any]) -> float | None:
     return None if expires is None else expires.timestamp()
 
 
-def _batch_params(
-    workspace: str, items: list[dict[str, Any]]
-) -> tuple[list[uuid.UUID], dict[str, Any]]:
-    """New ids for checked memories, and the `insert_batch` parameters that store them."""
+async def _insert_together(
+    conn: db.Conn, workspace: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Checked memories in one `insert_batch` statement; their rows in the order given (ids come
+    from here: PostgreSQL does not promise RETURNING in input order)."""
     ids = [uuid.uuid4() for _ in items]
-    return ids, {
-        "workspace": workspace,
-        "ids": ids,
-        "agent_ids": [i["agent_id"] for i in items],
-        "contexts": [i["context"] for i in items],
-        "tags": [msgspec.json.encode(i["tags"]).decode() for i in items],
-        "importances": [i["importance"] for i in items],
-        "expires": [i["expires_at"] for i in items],
-        "ttls": [i["ttl_seconds"] for i in items],
-    }
+    by_id = await repository.insert_batch(
+        conn,
+        {
+            "workspace": workspace,
+            "ids": ids,
+            "agent_ids": [i["agent_id"] for i in items],
+            "contexts": [i["context"] for i in items],
+            "tags": [msgspec.json.encode(i["tags"]).decode() for i in items],
+            "importances": [i["importance"] for i in items],
+            "expires": [i["expires_at"] for i in items],
+            "ttls": [i["ttl_seconds"] for i in items],
+        },
+    )
+    return [by_id[i] for i in ids]
+
+
+async def _insert_alone(
+    conn: db.Conn, workspace: str, item: dict[str, Any]
+) -> dict[str, Any] | Exception:
+    """One checked memory's INSERT: its row, or the error its request would have had alone."""
+    try:
+        with db.translated():
+            return await repository.insert(conn, {"workspace": workspace, **item})
+    except (errors.BrainError, psycopg.DataError, psycopg.IntegrityError) as exc:
+        return exc
 
 
 class QueryPlan:
@@ -162,37 +178,21 @@ class MemoryService:
         Should the database refuse the statement for what one memory holds (nothing the checks
         let through is known to), each is stored alone, so that only that request fails."""
         token = self.cache.memory_token()
-        results: list[dict[str, Any] | Exception] = []
+        results: list[dict[str, Any] | Exception]
         async with self.db.connection() as conn:
             if len(items) == 1:
-                results.append(await repository.insert(conn, {"workspace": workspace, **items[0]}))
+                results = [await repository.insert(conn, {"workspace": workspace, **items[0]})]
             else:
-                ids, params = _batch_params(workspace, items)
                 try:
-                    by_id = await repository.insert_batch(conn, params)
-                    results.extend(by_id[i] for i in ids)
+                    results = list(await _insert_together(conn, workspace, items))
                 except (psycopg.DataError, psycopg.IntegrityError):
-                    for item in items:
-                        try:
-                            with db.translated():  # the error its request would have alone
-                                row = await repository.insert(
-                                    conn, {"workspace": workspace, **item}
-                                )
-                        except (
-                            errors.BrainError,
-                            psycopg.DataError,
-                            psycopg.IntegrityError,
-                        ) as exc:
-                            results.append(exc)
-                        else:
-                            results.append(row)
-        rows = [r for r in results if not isinstance(r, Exception)]
-        agents = [
-            i["agent_id"]
-            for i, r in zip(items, results, strict=True)
-            if not isinstance(r, Exception)
+                    results = [await _insert_alone(conn, workspace, item) for item in items]
+        stored = [
+            (i, r) for i, r in zip(items, results, strict=True) if not isinstance(r, Exception)
         ]
-        await self._written(workspace, agents, token, rows)
+        await self._written(
+            workspace, [i["agent_id"] for i, _ in stored], token, [r for _, r in stored]
+        )
         return results
 
     async def _written(
@@ -205,7 +205,7 @@ class MemoryService:
         """After memories are committed: count them, retire what they change, write them through."""
         metrics.MEMORIES_WRITTEN.inc(len(rows))
         written = [(str(r["id"]), r["body"].encode(), _expiry(r)) for r in rows]
-        await self.cache.stored_many(workspace, set(agent_ids), token, written)
+        await self.cache.stored_many(workspace, agent_ids, token, written)
 
     async def store_batch(
         self, workspace: str, data: BatchIn, key: str | None
@@ -214,12 +214,10 @@ class MemoryService:
         change in one Redis round trip, then answer 201 with them in the order given."""
         items = [self._checked(item, f"items[{n}].") for n, item in enumerate(data.items)]
         key = idempotency.check_key(key)
-        ids, params = _batch_params(workspace, items)
         rows: list[dict[str, Any]] = []
 
         async def write(conn: db.Conn) -> idempotency.Answer:
-            by_id = await repository.insert_batch(conn, params)
-            rows.extend(by_id[i] for i in ids)
+            rows.extend(await _insert_together(conn, workspace, items))
             return idempotency.Answer(201, http.items_body([r["body"] for r in rows]))
 
         request_hash = idempotency.fingerprint("POST /v1/memories/batch", data, key)
