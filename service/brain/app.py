@@ -154,10 +154,10 @@ async def _sample(
         metrics.sample_db_pool("primary", database.primary)
         if database.replica is not database.primary:
             metrics.sample_db_pool("replica", database.replica)
-        if redis is not None:
-            metrics.sample_redis_pool("main", redis)
-        if blocking is not None:
-            metrics.sample_redis_pool("blocking", blocking)
+        for name, client in (("main", redis), ("blocking", blocking)):
+            counts = redis_client.pool_counts(client) if client is not None else None
+            if counts is not None:
+                metrics.sample_redis_pool(name, *counts)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
 

@@ -22,8 +22,6 @@ from prometheus_client import (
 )
 from prometheus_client.openmetrics import exposition as openmetrics
 
-from brain import redis_client
-
 _CHILDREN: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
 
@@ -119,15 +117,6 @@ def sample_db_pool(name: str, pool: Any) -> None:
     DB_POOL_MAX.labels(name).set(pool.max_size)
 
 
-def sample_redis_pool(name: str, client: Any) -> None:
-    """Connection counts of a single-node client (a cluster client has one pool per node); the
-    connections parked by `redis_client.pipeline` are idle, though checked out of the pool."""
-    pool = getattr(client, "connection_pool", None)
-    if pool is None:
-        return
-    parked = redis_client.parked(client)
-    in_use = len(getattr(pool, "_in_use_connections", ())) - parked
+def sample_redis_pool(name: str, in_use: int, available: int) -> None:
     REDIS_CONNECTIONS.labels(name, "in_use").set(in_use)
-    REDIS_CONNECTIONS.labels(name, "available").set(
-        len(getattr(pool, "_available_connections", ())) + parked
-    )
+    REDIS_CONNECTIONS.labels(name, "available").set(available)

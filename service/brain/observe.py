@@ -75,17 +75,16 @@ def record(scope: Scope, status: int, seconds: float) -> None:
         level = logging.DEBUG
     else:
         level = logging.WARNING if status >= 500 else logging.INFO
-    if log.isEnabledFor(level):
-        log.log(
-            level,
-            "%s %s %d",
-            method,
-            route,
-            status,
-            extra={
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-            },
-        )
+    log.log(
+        level,
+        "%s %s %d",
+        method,
+        route,
+        status,
+        extra={
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+        },
+    )

@@ -63,6 +63,17 @@ def parked(client: Client) -> int:
     return len(_parked.get(pool, ())) if pool is not None else 0
 
 
+def pool_counts(client: Client) -> tuple[int, int] | None:
+    """(in use, available) connections of a single-node client's pool; None for a cluster client
+    (one pool per node). Connections parked for `pipeline` are idle, so available."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        return None
+    idle = parked(client)
+    in_use = len(getattr(pool, "_in_use_connections", ())) - idle
+    return in_use, len(getattr(pool, "_available_connections", ())) + idle
+
+
 async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     """Send `commands` in one round trip; their replies, as Redis sends them (an error reply
     raises ResponseError).
