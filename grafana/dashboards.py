@@ -467,7 +467,8 @@ def service() -> dash.Dashboard:
             "scrape targets.",
             [
                 (
-                    f"sum by (pool, state) (brain_db_pool_connections{{{SVC}}})",
+                    f"sum by (pool, state) (brain_db_pool_connections{{{SVC}, "
+                    f'state=~"size|available"}})',
                     "{{pool}} {{state}}",
                 )
             ],
@@ -475,11 +476,14 @@ def service() -> dash.Dashboard:
         graph(
             "Requests waiting for a database connection",
             "short",
-            "Requests queued for a connection; above zero the pool is the bottleneck.",
+            "Requests queued for a connection (waiting; above zero the pool is the bottleneck), "
+            "and writes queued for one of the connections writes may hold (writes_waiting; with "
+            "reads fast, commits are slow: WAL flushes, locks).",
             [
                 (
-                    f'sum by (pool) (brain_db_pool_connections{{{SVC}, state="waiting"}})',
-                    "{{pool}}",
+                    f"sum by (pool, state) (brain_db_pool_connections{{{SVC}, "
+                    f'state=~"waiting|writes_waiting"}})',
+                    "{{pool}} {{state}}",
                 )
             ],
         ),

@@ -62,7 +62,7 @@ class AdminService:
         message retention and prune message history past its window."""
         deleted = await self.memories.cleanup(workspace)
         trimmed, pruned = await self.messages.cleanup(workspace)
-        async with self.db.connection() as conn:
+        async with self.db.connection(write=True) as conn:
             params = {"workspace": workspace, "seconds": idempotency.KEEP_SECONDS}
             await conn.execute(idempotency.SQL["forget_older_than"], params)
         return {

@@ -152,6 +152,7 @@ async def _sample(
     """Background task: pool and client gauges, every few seconds."""
     while not stop.is_set():
         metrics.sample_db_pool("primary", database.primary)
+        metrics.sample_write_slots(database.writes_waiting)
         if database.replica is not database.primary:
             metrics.sample_db_pool("replica", database.replica)
         for name, client in (("main", redis), ("blocking", blocking)):

@@ -89,8 +89,20 @@ def pool(
     return created
 
 
+def write_slots(max_size: int) -> int:
+    """How many of a pool's connections writes may hold at once: all but a quarter (at least
+    one), which stays for reads."""
+    return max(1, max_size - max(1, max_size // 4))
+
+
 class Database:
-    """The primary pool and, when replicas are configured, a pool for lag-tolerant reads."""
+    """The primary pool and, when replicas are configured, a pool for lag-tolerant reads.
+
+    Writes hold at most `write_slots` of the primary's connections. A write waits for its commit
+    (the WAL flush), and a slow disk now and then stalls every commit at once: without a limit,
+    the writes that keep arriving meanwhile take every connection and reads that need no commit
+    queue behind them (seen under load: one-second flush stalls gave cache-missing queries the
+    writes' latency). Reads are never limited."""
 
     def __init__(
         self,
@@ -99,10 +111,21 @@ class Database:
     ) -> None:
         self.primary = primary
         self.replica = replica or primary
+        self.writers = asyncio.Semaphore(write_slots(primary.max_size))
+        self.writes_waiting = 0  # for a slot (a gauge)
 
     @contextlib.asynccontextmanager
-    async def connection(self, *, read_only: bool = False) -> AsyncIterator[Conn]:
-        """A pooled connection; driver errors leave as Brain errors."""
+    async def connection(
+        self, *, read_only: bool = False, write: bool = False
+    ) -> AsyncIterator[Conn]:
+        """A pooled connection; driver errors leave as Brain errors. `write`: the block changes
+        data (it takes one of the write slots); `read_only`: it may run on a replica."""
+        if write:
+            async with self._write_slot():
+                with translated():
+                    async with self.primary.connection() as conn:
+                        yield conn
+            return
         chosen = self.replica if read_only else self.primary
         with translated():
             async with chosen.connection() as conn:
@@ -110,10 +133,31 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        """A connection inside one transaction on the primary, committed when the block ends."""
-        with translated():
-            async with self.primary.connection() as conn, conn.transaction():
-                yield conn
+        """A connection inside one transaction on the primary, committed when the block ends
+        (a write: it takes one of the write slots)."""
+        async with self._write_slot():
+            with translated():
+                async with self.primary.connection() as conn, conn.transaction():
+                    yield conn
+
+    @contextlib.asynccontextmanager
+    async def _write_slot(self) -> AsyncIterator[None]:
+        """Wait for a write slot as long as for a pooled connection, then 503."""
+        if self.writers.locked():
+            self.writes_waiting += 1
+            try:
+                async with asyncio.timeout(self.primary.timeout):
+                    await self.writers.acquire()
+            except TimeoutError:
+                raise errors.Unavailable("PostgreSQL is unavailable", retry_after=2) from None
+            finally:
+                self.writes_waiting -= 1
+        else:
+            await self.writers.acquire()
+        try:
+            yield
+        finally:
+            self.writers.release()
 
     async def ping(self, wait: float = 2.0) -> None:
         """Raise `errors.Unavailable` unless the primary answers within `wait` seconds."""

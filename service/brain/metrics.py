@@ -80,7 +80,8 @@ DEPENDENCY_UP = Gauge(
 )
 DB_POOL = Gauge(
     "brain_db_pool_connections",
-    "PostgreSQL pool connections: size (open), available (idle), waiting (requests queued).",
+    "PostgreSQL pool connections: size (open), available (idle), waiting (requests queued), "
+    "writes_waiting (writes queued for one of the connections writes may hold).",
     ["pool", "state"],
     multiprocess_mode="livesum",
 )
@@ -115,6 +116,10 @@ def sample_db_pool(name: str, pool: Any) -> None:
     DB_POOL.labels(name, "available").set(stats.get("pool_available", 0))
     DB_POOL.labels(name, "waiting").set(stats.get("requests_waiting", 0))
     DB_POOL_MAX.labels(name).set(pool.max_size)
+
+
+def sample_write_slots(waiting: int) -> None:
+    DB_POOL.labels("primary", "writes_waiting").set(waiting)
 
 
 def sample_redis_pool(name: str, in_use: int, available: int) -> None:

@@ -11,7 +11,7 @@ SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
 
 
 async def upsert(database: db.Database, params: dict[str, Any]) -> dict[str, Any]:
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         cur = await conn.execute(SQL["upsert"], params)
         row = await cur.fetchone()
     assert row is not None
@@ -35,7 +35,7 @@ async def page(
 
 
 async def delete(database: db.Database, workspace: str, agent_id: str) -> bool:
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         cur = await conn.execute(SQL["delete"], {"workspace": workspace, "id": agent_id})
     return cur.rowcount > 0
 

@@ -33,7 +33,7 @@ async def get(database: db.Database, workspace: str, memory_id: uuid.UUID) -> di
 
 async def delete(database: db.Database, workspace: str, memory_id: uuid.UUID) -> str | None:
     """Delete a live memory; return its agent id, or None if there was none."""
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         cur = await conn.execute(SQL["delete"], {"workspace": workspace, "id": memory_id})
         row = await cur.fetchone()
     return None if row is None else str(row["agent_id"])
@@ -59,7 +59,7 @@ async def counts(
 async def delete_expired(database: db.Database, workspace: str) -> int:
     """Delete expired rows in batches (short transactions); return how many."""
     total = 0
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         while True:
             cur = await conn.execute(
                 SQL["delete_expired"], {"workspace": workspace, "batch": CLEANUP_BATCH}

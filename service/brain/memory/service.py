@@ -179,7 +179,7 @@ class MemoryService:
         let through is known to), each is stored alone, so that only that request fails."""
         token = self.cache.memory_token()
         results: list[dict[str, Any] | Exception]
-        async with self.db.connection() as conn:
+        async with self.db.connection(write=True) as conn:
             if len(items) == 1:
                 results = [await repository.insert(conn, {"workspace": workspace, **items[0]})]
             else:

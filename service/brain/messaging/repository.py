@@ -52,7 +52,7 @@ async def mark_appended(database: db.Database, rows: Sequence[dict[str, Any]]) -
 
 
 async def requeue_unacked(database: db.Database, retention: float) -> int:
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         cur = await conn.execute(SQL["requeue_unacked"], {"retention": retention})
         return cur.rowcount
 
@@ -61,7 +61,7 @@ async def ack(
     database: db.Database, workspace: str, agent_id: str, ids: list[Any]
 ) -> tuple[int, int]:
     """Record acknowledgements; returns (ids addressed to the agent, newly acknowledged)."""
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         params = {"workspace": workspace, "agent_id": agent_id, "ids": ids}
         cur = await conn.execute(SQL["ack"], params)
         row = await cur.fetchone()
@@ -107,7 +107,7 @@ async def outbox_backlog(database: db.Database) -> int:
 
 async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> int:
     total = 0
-    async with database.connection() as conn:
+    async with database.connection(write=True) as conn:
         while True:
             params = {"workspace": workspace, "keep": keep.total_seconds(), "batch": PRUNE_BATCH}
             cur = await conn.execute(SQL["prune"], params)
