@@ -7,7 +7,12 @@ Modes:
   --gate (CI): one short mixed run at a rate this machine sustains with a margin; exits with
       k6's code (99 = a threshold was breached).
 
-With BASE unset, starts `brain serve --workers 2` on a free port over a fresh temporary
+Each run starts with a warm-up ramp (k6 scenario `warmup`, from a tenth of the rate up to it:
+10 s, 5 s for the gate, 3 s per ramp step) that is not held to the latency and dropped-iteration
+thresholds; the measured run (scenario `main`) follows at the constant rate. A failed request
+fails the run in either.
+
+With BASE unset, starts `brain serve --workers 3` on a free port over a fresh temporary
 BRAIN_DATA_DIR (embedded PostgreSQL and Redis) and stops it with SIGTERM at the end. With BASE
 set, uses that service and TOKEN from the environment. Summaries (JSON and text) go to
 bench-results/ (OUT_DIR).
@@ -19,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -122,18 +128,28 @@ def k6(script: str, base: str, token: str, out: Path, **env: object) -> tuple[in
     return rc, summary
 
 
-def figures(summary: dict) -> dict[str, float]:
+def seconds(duration: str) -> float:
+    """Seconds in a k6 duration such as '60s', '2m' or '1m30s'."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration))
+
+
+def figures(summary: dict, duration: str) -> dict[str, float]:
+    """The measured run's figures (scenario `main`, after any warm-up); failures over the whole
+    run."""
     m = summary.get("metrics", {})
 
     def val(metric: str, key: str) -> float:
         return float(m.get(metric, {}).get("values", {}).get(key, 0.0))
 
+    main = "{scenario:main}"
+    measured = seconds(duration) or 1.0
     return {
-        "rate": val("http_reqs", "rate"),
-        "iters": val("iterations", "rate"),
-        "p95": val("http_req_duration", "p(95)"),
+        "rate": val(f"http_reqs{main}", "count") / measured,
+        "iters": val(f"iterations{main}", "count") / measured,
+        "p95": val(f"http_req_duration{main}", "p(95)"),
         "failed": val("http_req_failed", "rate"),
-        "dropped": val("dropped_iterations", "count"),
+        "dropped": val(f"dropped_iterations{main}", "count"),
     }
 
 
@@ -147,18 +163,24 @@ def describe(fig: dict[str, float]) -> str:
 
 def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, list[str]]:
     """Rising rates, one short run each; stop at the first that breaches a threshold."""
-    best, lines, rate = 0, [], a.ramp_start
-    while rate <= a.ramp_max:
+    duration = f"{a.ramp_step_seconds}s"
+
+    def step(rate: int) -> tuple[int, str]:
         rc, summary = k6(
-            "mixed.js", base, token, out, name=f"ramp-{rate}", rate=rate,
-            duration=f"{a.ramp_step_seconds}s", p95_ms=a.p95_ms,
+            "mixed.js", base, token, out, name=f"ramp-{rate}", rate=rate, duration=duration,
+            warmup=f"{a.ramp_warmup}s", p95_ms=a.p95_ms,
         )  # fmt: skip
-        fig = figures(summary)
-        ok = rc == 0
-        lines.append(f"  {rate:5d}/s: {'pass' if ok else 'FAIL'}  {describe(fig)}")
         if rc not in (0, 99):
             raise SystemExit(f"k6 failed to run (exit {rc})")
-        if not ok:
+        passed = rc == 0
+        verdict = "pass" if passed else "FAIL"
+        return passed, f"  {rate:5d}/s: {verdict}  {describe(figures(summary, duration))}"
+
+    best, lines, rate = 0, [], a.ramp_start
+    while rate <= a.ramp_max:
+        passed, line = step(rate)
+        lines.append(line)
+        if not passed:
             break
         best = rate
         rate += a.ramp_step
@@ -166,14 +188,9 @@ def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, 
     half = a.ramp_step // 2
     if best and half >= 10 and rate <= a.ramp_max:  # one refinement between the last two rates
         time.sleep(3)
-        rc, summary = k6(
-            "mixed.js", base, token, out, name=f"ramp-{best + half}", rate=best + half,
-            duration=f"{a.ramp_step_seconds}s", p95_ms=a.p95_ms,
-        )  # fmt: skip
-        lines.append(
-            f"  {best + half:5d}/s: {'pass' if rc == 0 else 'FAIL'}  {describe(figures(summary))}"
-        )
-        best = best + half if rc == 0 else best
+        passed, line = step(best + half)
+        lines.append(line)
+        best = best + half if passed else best
     return best, lines
 
 
@@ -184,15 +201,24 @@ def main() -> int:
     p.add_argument("--rate", type=int, help="mixed rate (full: 1000; gate: 400)")
     p.add_argument("--duration", help="mixed run duration (full: 60s; gate: 20s)")
     p.add_argument("--p95-ms", type=float, default=20.0, help="p95 limit in ms (default 20)")
-    p.add_argument("--workers", type=int, default=2, help="brain serve --workers (default 2)")
+    p.add_argument(
+        "--workers", type=int, default=3,
+        help="brain serve --workers (default 3: one more than this machine's 2 cores; see README)",
+    )  # fmt: skip
+    p.add_argument(
+        "--warmup", type=int, default=10,
+        help="seconds of warm-up ramp before the measured run, not held to p95 (10; gate: 5)",
+    )  # fmt: skip
     p.add_argument("--ramp-start", type=int, default=100)
     p.add_argument("--ramp-step", type=int, default=100)
     p.add_argument("--ramp-max", type=int, default=2000)
     p.add_argument("--ramp-step-seconds", type=int, default=10)
+    p.add_argument("--ramp-warmup", type=int, default=3, help="warm-up seconds per ramp step")
     p.add_argument("--no-ramp", action="store_true")
     a = p.parse_args()
     if a.gate:
         a.rate, a.duration = a.rate or 400, a.duration or "20s"
+        a.warmup = min(a.warmup, 5)
     else:
         a.rate, a.duration = a.rate or 1000, a.duration or "60s"
     out = Path(os.environ.get("OUT_DIR") or ROOT / "bench-results").resolve()
@@ -213,12 +239,13 @@ def main() -> int:
         name = f"ci-{stem}" if a.gate else stem
         rc, summary = k6(
             a.script, base, token, out, name=name, rate=a.rate, duration=a.duration,
-            p95_ms=a.p95_ms,
+            warmup=f"{a.warmup}s", p95_ms=a.p95_ms,
         )  # fmt: skip
         if rc not in (0, 99):
             raise SystemExit(f"k6 failed to run (exit {rc})")
-        main_line = f"{stem} at {a.rate}/s for {a.duration}: {'pass' if rc == 0 else 'FAIL'}, "
-        main_line += describe(figures(summary))
+        main_line = f"{stem} at {a.rate}/s for {a.duration}"
+        main_line += f" (after a {a.warmup} s warm-up ramp)" if a.warmup else ""
+        main_line += f": {'pass' if rc == 0 else 'FAIL'}, {describe(figures(summary, a.duration))}"
         if a.gate:
             print(f"== load gate: {main_line} ({time.monotonic() - started:.0f} s)")
             print(f"   summary: {out / name}.json and .txt")

@@ -8,6 +8,10 @@ export const BASE = (__ENV.BASE || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const TOKEN = __ENV.TOKEN || '';
 export const RATE = parseInt(__ENV.RATE || '200', 10); // iterations (≈ requests) per second
 export const DURATION = __ENV.DURATION || '30s';
+// Before the measured run (scenario `main`), a ramp from a tenth of RATE up to RATE (scenario
+// `warmup`): pools, caches and plans fill as they would under rising traffic. Only `main` is held
+// to the latency and dropped-iteration thresholds; a failure fails the run in either.
+export const WARMUP = __ENV.WARMUP || '0s';
 export const P95_MS = parseFloat(__ENV.P95_MS || '20');
 const OUT_DIR = __ENV.OUT_DIR || 'bench-results';
 const N_AGENTS = parseInt(__ENV.AGENTS || '20', 10);
@@ -47,28 +51,45 @@ export function agentId(i) {
 const pick = (a) => a[Math.floor(Math.random() * a.length)];
 const rnd = (n) => Math.floor(Math.random() * n);
 
-// The k6 options of a constant-arrival-rate scenario running `exec`, with the thresholds
-// every load test gates on. Per-operation p95 sub-metrics are listed so the summary shows them.
+// Seconds in a k6 duration such as '60s', '2m' or '1m30s'.
+export function seconds(duration) {
+  let total = 0;
+  for (const [, n, unit] of String(duration).matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += parseFloat(n) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit];
+  }
+  return total;
+}
+
+// The k6 options: an optional warm-up ramp, then a constant-arrival-rate scenario `main` running
+// `exec`, with the thresholds every load test gates on. Per-operation p95 sub-metrics of `main`
+// are listed so the summary shows them.
 export function options(exec, names) {
+  const main = '{scenario:main}';
   const thresholds = {
-    http_req_duration: [`p(95)<${P95_MS}`],
+    [`http_req_duration${main}`]: [`p(95)<${P95_MS}`],
     http_req_failed: ['rate<=0'],
     checks: ['rate>=0.999'],
-    dropped_iterations: ['count<1'],
+    [`dropped_iterations${main}`]: ['count<1'],
+    // Listed so that the summary has the measured run's own counts.
+    [`http_reqs${main}`]: ['count>=0'],
+    [`iterations${main}`]: ['count>=0'],
   };
-  for (const n of names) thresholds[`http_req_duration{name:${n}}`] = ['max>=0'];
+  for (const n of names) thresholds[`http_req_duration{scenario:main,name:${n}}`] = ['max>=0'];
+  const vus = { preAllocatedVUs: Math.max(20, Math.ceil(RATE / 10)), maxVUs: Math.max(100, RATE) };
+  const scenarios = {
+    main: Object.assign({
+      executor: 'constant-arrival-rate', exec, rate: RATE, timeUnit: '1s', duration: DURATION,
+    }, vus),
+  };
+  if (seconds(WARMUP) > 0) {
+    scenarios.warmup = Object.assign({
+      executor: 'ramping-arrival-rate', exec, startRate: Math.max(1, Math.ceil(RATE / 10)),
+      timeUnit: '1s', stages: [{ duration: WARMUP, target: RATE }], gracefulStop: '2s',
+    }, vus);
+    scenarios.main.startTime = WARMUP;
+  }
   return {
-    scenarios: {
-      main: {
-        executor: 'constant-arrival-rate',
-        exec,
-        rate: RATE,
-        timeUnit: '1s',
-        duration: DURATION,
-        preAllocatedVUs: Math.max(20, Math.ceil(RATE / 10)),
-        maxVUs: Math.max(100, RATE),
-      },
-    },
+    scenarios,
     thresholds,
     summaryTrendStats: ['avg', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
     discardResponseBodies: false,
@@ -207,7 +228,9 @@ const f = (v, d = 1) => (v === undefined || v === null ? '-' : Number(v).toFixed
 export function report(name, data) {
   const m = data.metrics;
   const v = (k) => (m[k] ? m[k].values : {});
-  const d = v('http_req_duration');
+  const main = (k) => v(`${k}{scenario:main}`);
+  const d = main('http_req_duration');
+  const measured = seconds(DURATION);
   const lines = [];
   const breached = [];
   for (const [k, metric] of Object.entries(m)) {
@@ -215,20 +238,23 @@ export function report(name, data) {
       if (!t.ok) breached.push(`${k} ${expr}`);
     }
   }
-  lines.push(`== k6 ${name}: target ${RATE}/s for ${DURATION}, p95 limit ${P95_MS} ms (${BASE})`);
-  lines.push(`requests   ${f(v('http_reqs').count, 0)} at ${f(v('http_reqs').rate)} req/s; ` +
-    `iterations ${f(v('iterations').rate)}/s; dropped ${f(v('dropped_iterations').count || 0, 0)}`);
+  const warm = seconds(WARMUP) > 0 ? ` after a ${WARMUP} warm-up ramp` : '';
+  lines.push(`== k6 ${name}: target ${RATE}/s for ${DURATION}${warm}, p95 limit ${P95_MS} ms (${BASE})`);
+  lines.push(`requests   ${f(main('http_reqs').count, 0)} at ${f(main('http_reqs').count / measured)} req/s; ` +
+    `iterations ${f(main('iterations').count / measured)}/s; ` +
+    `dropped ${f(main('dropped_iterations').count || 0, 0)}`);
   lines.push(`latency    p50 ${f(d.med, 2)} ms  p90 ${f(d['p(90)'], 2)}  p95 ${f(d['p(95)'], 2)}  ` +
     `p99 ${f(d['p(99)'], 2)}  max ${f(d.max, 2)}`);
-  lines.push(`failed     ${f(100 * (v('http_req_failed').rate || 0), 3)} %  ` +
+  lines.push(`failed     ${f(100 * (v('http_req_failed').rate || 0), 3)} %${warm ? ' (warm-up included)' : ''}  ` +
     `checks ${f(100 * (v('checks').rate || 0), 3)} %` +
     (m.brain_cache_hit ? `  query cache hits ${f(100 * v('brain_cache_hit').rate)} %` : '') +
     `  max VUs ${f(v('vus_max').value, 0)}` +
     (m.brain_unexpected_status ? `  unexpected statuses ${v('brain_unexpected_status').count}` : ''));
-  const per = Object.keys(m).filter((k) => k.startsWith('http_req_duration{name:')).sort();
+  const prefix = 'http_req_duration{scenario:main,name:';
+  const per = Object.keys(m).filter((k) => k.startsWith(prefix)).sort();
   for (const k of per) {
     const s = m[k].values;
-    lines.push(`  ${k.slice(23, -1).padEnd(8)} p50 ${f(s.med, 2).padStart(7)} ms  ` +
+    lines.push(`  ${k.slice(prefix.length, -1).padEnd(8)} p50 ${f(s.med, 2).padStart(7)} ms  ` +
       `p95 ${f(s['p(95)'], 2).padStart(7)} ms  max ${f(s.max, 2).padStart(8)} ms`);
   }
   lines.push(breached.length ? `THRESHOLDS BREACHED: ${breached.join('; ')}` : 'thresholds: all passed');
