@@ -75,7 +75,10 @@ export function options(exec, names) {
     [`iterations${main}`]: ['count>=0'],
   };
   for (const n of names) thresholds[`http_req_duration{scenario:main,name:${n}}`] = ['max>=0'];
-  const vus = { preAllocatedVUs: Math.max(20, Math.ceil(RATE / 10)), maxVUs: Math.max(100, RATE) };
+  // VUs started before the run (VUS; default a tenth of a second's iterations). k6 starts more
+  // while running (up to RATE), but an iteration with no free VU meanwhile is dropped.
+  const preAllocatedVUs = parseInt(__ENV.VUS || String(Math.max(20, Math.ceil(RATE / 10))), 10);
+  const vus = { preAllocatedVUs, maxVUs: Math.max(100, RATE, preAllocatedVUs) };
   const scenarios = {
     main: Object.assign({
       executor: 'constant-arrival-rate', exec, rate: RATE, timeUnit: '1s', duration: DURATION,
