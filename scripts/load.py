@@ -237,13 +237,9 @@ def main() -> int:
     with ctx as (base, token):
         stem = Path(a.script).stem
         name = f"ci-{stem}" if a.gate else stem
-        # The gate starts half a second of iterations' worth of VUs: a disk stall that holds
-        # every commit for a few hundred ms (seen on CI machines) shows in the latencies
-        # instead of as iterations k6 had no VU for.
-        vus = {"vus": a.rate // 2} if a.gate else {}
         rc, summary = k6(
             a.script, base, token, out, name=name, rate=a.rate, duration=a.duration,
-            warmup=f"{a.warmup}s", p95_ms=a.p95_ms, **vus,
+            warmup=f"{a.warmup}s", p95_ms=a.p95_ms,
         )  # fmt: skip
         if rc not in (0, 99):
             raise SystemExit(f"k6 failed to run (exit {rc})")

@@ -75,9 +75,11 @@ export function options(exec, names) {
     [`iterations${main}`]: ['count>=0'],
   };
   for (const n of names) thresholds[`http_req_duration{scenario:main,name:${n}}`] = ['max>=0'];
-  // VUs started before the run (VUS; default a tenth of a second's iterations). k6 starts more
-  // while running (up to RATE), but an iteration with no free VU meanwhile is dropped.
-  const preAllocatedVUs = parseInt(__ENV.VUS || String(Math.max(20, Math.ceil(RATE / 10))), 10);
+  // VUs started before the measured run (VUS; default half a second's iterations). k6 starts
+  // more while running (up to RATE), but an iteration that finds no free VU meanwhile is dropped:
+  // half a second's worth ride out a short stall (a slow disk holding every commit), which then
+  // shows in the latencies instead of as drops.
+  const preAllocatedVUs = parseInt(__ENV.VUS || String(Math.max(20, Math.ceil(RATE / 2))), 10);
   const vus = { preAllocatedVUs, maxVUs: Math.max(100, RATE, preAllocatedVUs) };
   const scenarios = {
     main: Object.assign({
@@ -88,7 +90,8 @@ export function options(exec, names) {
     scenarios.warmup = Object.assign({
       executor: 'ramping-arrival-rate', exec, startRate: Math.max(1, Math.ceil(RATE / 10)),
       timeUnit: '1s', stages: [{ duration: WARMUP, target: RATE }], gracefulStop: '2s',
-    }, vus);
+      preAllocatedVUs: Math.max(20, Math.ceil(RATE / 10)), maxVUs: vus.maxVUs,
+    });
     scenarios.main.startTime = WARMUP;
   }
   return {
