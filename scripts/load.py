@@ -165,7 +165,7 @@ def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, 
     """Rising rates, one short run each; stop at the first that breaches a threshold."""
     duration = f"{a.ramp_step_seconds}s"
 
-    def step(rate: int) -> tuple[int, str]:
+    def step(rate: int) -> tuple[bool, str]:
         rc, summary = k6(
             "mixed.js", base, token, out, name=f"ramp-{rate}", rate=rate, duration=duration,
             warmup=f"{a.ramp_warmup}s", p95_ms=a.p95_ms,
