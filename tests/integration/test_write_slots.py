@@ -54,12 +54,13 @@ async def test_reads_answer_while_every_write_waits_on_its_commit(
     settings: Settings, db_conn: psycopg.Connection, database_url: str
 ) -> None:
     async with served(settings) as client:
-        await reads_go_on(client, db_conn, database_url)
+        await reads_go_on(client, db_conn, database_url, db.write_slots(settings.db_pool_max))
 
 
 async def reads_go_on(
-    client: httpx.AsyncClient, db_conn: psycopg.Connection, database_url: str
+    client: httpx.AsyncClient, db_conn: psycopg.Connection, database_url: str, slots: int
 ) -> None:
+    assert slots < SHARES
     for agent in ("sales", "research"):
         assert (await client.put(f"/v1/agents/{agent}", json={})).status_code == 201
     word = f"w{uuid.uuid4().hex}"
@@ -73,7 +74,7 @@ async def reads_go_on(
         locker.execute("LOCK TABLE messages IN EXCLUSIVE MODE")  # every share now waits
         posts = [client.post("/v1/messages", json=body) for _ in range(SHARES)]
         shares = [asyncio.create_task(post) for post in posts]
-        await waiting_on_locks(db_conn, db.write_slots(8))
+        await waiting_on_locks(db_conn, slots)
 
         # Neither answer can come from the cache: a new query, and an agent read.
         found = await client.post("/v1/memories/query", json={"text": word})
