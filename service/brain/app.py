@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 import psycopg_pool
 from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 
 from brain import (
     admin,
     auth,
+    body,
     cache,
     db,
     errors,
     health,
+    http,
     logs,
     metrics,
     observe,
+    openapi,
+    pagination,
     redis_client,
     tracing,
 )
@@ -95,11 +99,13 @@ def _lifespan(
             if serving:  # a one-shot command (brain cleanup) must not retire the whole cache
                 await memo.start(settings.workspace)
 
+            cursors = pagination.Cursors((settings.admin_token or "").encode())
             agents = AgentService(database, settings.max_context_bytes)
-            memories = MemoryService(database, memo, settings.max_context_bytes)
+            memories = MemoryService(database, memo, settings.max_context_bytes, cursors)
             messages = MessageService(
-                database, streams, settings.max_context_bytes, settings.message_history_seconds
-            )
+                database, streams, settings.max_context_bytes, settings.message_history_seconds,
+                cursors,
+            )  # fmt: skip
             app.state.update(
                 db=database, cache=memo, agents=agents, memories=memories, messages=messages,
                 admin=AdminService(database, memo, agents, memories, messages),
@@ -203,6 +209,8 @@ def create_app(
             admin.router,
         ],
         middleware=[auth.middleware(settings)],
+        dto=body.StrictJSON[msgspec.Struct],
+        return_dto=None,
         dependencies={
             "workspace": Provide(auth.workspace, sync_to_thread=False),
             "agents": Provide(_agents, sync_to_thread=False),
@@ -215,13 +223,11 @@ def create_app(
         route_handlers=[api, health.router, metrics_endpoint],
         lifespan=[_lifespan(settings, pool, redis, run_relay, serving)],
         exception_handlers=errors.HANDLERS,
-        middleware=[tracing.asgi_middleware, observe.middleware]
+        middleware=[tracing.asgi_middleware, observe.middleware, http.options]
         if traced
-        else [observe.middleware],
+        else [observe.middleware, http.options],
         state=State({"settings": settings}),
-        openapi_config=OpenAPIConfig(
-            title="Brain", version="1", path="/schema", render_plugins=[ScalarRenderPlugin()]
-        ),
+        openapi_config=openapi.config(importlib.metadata.version("brain")),
         request_max_body_size=settings.max_context_bytes + BODY_OVERHEAD,
         logging_config=None,  # brain.logs owns logging
         debug=False,

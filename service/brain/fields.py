@@ -1,61 +1,172 @@
-"""Field types and limits shared by the request schemas (SPEC.md: name every limit)."""
+"""Field types and limits shared by the request schemas (every limit has a name here)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
+import unicodedata
 from typing import Annotated, Any
 
 import msgspec
 
-from brain import errors
+from brain import errors, patterns
 
-AGENT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_ID_CHARS = patterns.MAX_ID_CHARS
 MAX_TAGS = 32
 MAX_TAG_CHARS = 64
+MAX_LABEL_CHARS = 200
+MAX_CAPABILITIES = 64
 MAX_PAGE = 500
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 MAX_TEXT_CHARS = 1000
 MAX_AGENT_FILTER = 100
 
+
 AgentId = Annotated[
-    str, msgspec.Meta(pattern=AGENT_ID_PATTERN, description="1-64 chars of [A-Za-z0-9_.-]")
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        pattern=patterns.AGENT_ID_PATTERN,
+        description=patterns.AGENT_ID_RULE,
+    ),
 ]
-NO_NUL = r"^[^\x00]*$"
-"""Strings are stored in PostgreSQL, whose text and jsonb cannot hold U+0000."""
 AgentIds = Annotated[list[AgentId], msgspec.Meta(min_length=1, max_length=MAX_AGENT_FILTER)]
-SearchText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NO_NUL)]
-Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TAG_CHARS, pattern=NO_NUL)]
-Tags = Annotated[list[Tag], msgspec.Meta(max_length=MAX_TAGS)]
+SearchText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        pattern=patterns.TEXT_PATTERN,
+        description='PostgreSQL web-search syntax (English stemming): words, "a phrase", -not',
+    ),
+]
+Tag = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_TAG_CHARS,
+        pattern=patterns.TAG_PATTERN,
+        description="stored in Unicode NFC; no control or format characters",
+    ),
+]
+Tags = Annotated[
+    list[Tag],
+    msgspec.Meta(
+        max_length=MAX_TAGS, description=f"at most {MAX_TAGS} as sent; repeats are kept once"
+    ),
+]
+Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_CHARS, pattern=patterns.LABEL_PATTERN)]
 Importance = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-TtlSeconds = Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS)]
+TtlSeconds = Annotated[
+    int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS, description="1 second to 10 years")
+]
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)]
 Timestamp = Annotated[dt.datetime, msgspec.Meta(tz=True, description="RFC 3339 with a UTC offset")]
-Context = dict[str, Any]
+Context = Annotated[
+    dict[str, Any],
+    msgspec.Meta(description="any JSON object, within BRAIN_MAX_CONTEXT_BYTES as stored"),
+]
 
-_AGENT_ID = re.compile(AGENT_ID_PATTERN)
+_AGENT_ID = re.compile(patterns.AGENT_ID_PATTERN)
 
 
 def agent_id(value: str, field: str = "agent_id") -> str:
     """Check an agent id taken from a path or query string."""
-    if not _AGENT_ID.match(value):
-        raise errors.Invalid(f"{field} must be 1-64 characters of [A-Za-z0-9_.-]", field=field)
+    if not _AGENT_ID.match(value) or len(value) > MAX_ID_CHARS:
+        raise errors.Invalid(f"{field} must be {patterns.AGENT_ID_RULE}", field=field)
     return value
 
 
-def context_size(context: Context, limit: int, field: str = "context") -> bytes:
-    """The context as compact JSON; 413 naming the field when it exceeds `limit` bytes, 422 when
-    a key or string in it holds U+0000 (PostgreSQL's jsonb cannot)."""
+def tags(values: list[str], field: str = "tags") -> list[str]:
+    """Tags as stored: in Unicode NFC, each once, in the order first given (their shape was
+    checked as they were decoded: `Tag`)."""
+    normal = []
+    for n, value in enumerate(values):
+        tag = unicodedata.normalize("NFC", value)
+        if len(tag) > MAX_TAG_CHARS:  # NFC composes, but a few characters it decomposes
+            raise errors.Invalid(
+                f"{field}[{n}] is longer than {MAX_TAG_CHARS} characters in Unicode NFC",
+                field=f"{field}[{n}]",
+            )
+        normal.append(tag)
+    return unique(normal)
+
+
+def label(value: str | None, field: str) -> str | None:
+    """A name or role as stored: in Unicode NFC."""
+    if value is None:
+        return None
+    normal = unicodedata.normalize("NFC", value)
+    if len(normal) > MAX_LABEL_CHARS:
+        raise errors.Invalid(
+            f"{field} is longer than {MAX_LABEL_CHARS} characters in Unicode NFC", field=field
+        )
+    return normal
+
+
+def expiry(value: dt.datetime, field: str) -> dt.datetime:
+    """An `expires_at`: in the future and at most MAX_TTL_SECONDS away, like `ttl_seconds` (so it
+    is always a time that PostgreSQL and every client can represent: a 4-digit year in UTC)."""
+    now = dt.datetime.now(dt.UTC)
+    if value <= now:
+        raise errors.Invalid(f"{field} must be in the future", field=field)
+    if value - now > dt.timedelta(seconds=MAX_TTL_SECONDS):
+        raise errors.Invalid(f"{field} must be at most 10 years from now", field=field)
+    return value
+
+
+def timestamp(raw: str | None, field: str) -> dt.datetime | None:
+    """A time from a query string: RFC 3339 with a UTC offset, nothing else (no numbers)."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.convert(raw, Timestamp, strict=True)
+    except msgspec.ValidationError:
+        raise errors.Invalid(
+            f"{field} must be an RFC 3339 date-time with a UTC offset", field=field
+        ) from None
+
+
+def context_size(context: dict[str, Any], limit: int, field: str = "context") -> bytes:
+    """The context as compact JSON; 413 naming the field when it takes more than `limit` bytes
+    as PostgreSQL stores and serves it, 422 when a key or string in it holds U+0000."""
     encoded = msgspec.json.encode(context)
-    if len(encoded) > limit:
+    size = stored_size(encoded, context)
+    if size > limit:
         raise errors.TooLarge(
-            f"{field} is {len(encoded)} bytes as compact JSON; the limit is {limit}", field=field
+            f"{field} takes {size} bytes as stored; the limit is {limit}", field=field
         )
     if _holds_nul(encoded):
         raise errors.Invalid(
             f"{field} must not contain U+0000 (NUL) in keys or strings", field=field
         )
     return encoded
+
+
+_EXPONENT = re.compile(rb"[0-9][eE]")
+
+
+def stored_size(encoded: bytes, value: Any) -> int:
+    """Bytes of JSON as PostgreSQL writes a jsonb value out: a space after each `:` and `,` (what
+    msgspec's `format(indent=0)` writes too), and numbers in full (1e308 is 309 digits)."""
+    size = len(msgspec.json.format(encoded, indent=0))
+    if _EXPONENT.search(encoded):  # fast path: no number with an exponent anywhere
+        size += _number_growth(value)
+    return size
+
+
+def _number_growth(value: Any) -> int:
+    """How many bytes PostgreSQL's plain notation adds to the exponent notation of numbers."""
+    if isinstance(value, float):
+        written = msgspec.json.encode(value).decode()
+        return len(format(decimal.Decimal(written), "f")) - len(written)
+    if isinstance(value, dict):
+        return sum(_number_growth(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_number_growth(v) for v in value)
+    return 0
 
 
 def _holds_nul(encoded: bytes) -> bool:
@@ -67,15 +178,6 @@ def _holds_nul(encoded: bytes) -> bool:
             return True
         at = encoded.find(b"\\u0000", at + 1)
     return False
-
-
-def page_size(raw: int | None, default: int) -> int:
-    """Check a `limit` query parameter."""
-    if raw is None:
-        return default
-    if not 1 <= raw <= MAX_PAGE:
-        raise errors.Invalid(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-    return raw
 
 
 def unique(values: list[str]) -> list[str]:

@@ -1,12 +1,17 @@
-"""Small helpers for handlers that answer with JSON rendered elsewhere (PostgreSQL, the cache)."""
+"""HTTP helpers: answers with JSON rendered elsewhere (PostgreSQL, the cache), and the parameters
+the routes share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import MediaType
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response.base import ASGIResponse
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from brain import patterns
 
 if TYPE_CHECKING:
     from brain.idempotency import Answer
@@ -43,3 +48,84 @@ def written(answer: Answer) -> Raw:
     to a retried Idempotency-Key (G5)."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return raw_json(answer.body, answer.status, headers)
+
+
+# -- parameters shared by the routes: their rules are checked by Litestar and documented ------
+
+AgentPath = Annotated[
+    str,
+    PathParameter(
+        min_length=1,
+        max_length=patterns.MAX_ID_CHARS,
+        pattern=patterns.AGENT_ID_PATTERN,
+        description=f"agent id: {patterns.AGENT_ID_RULE}",
+    ),
+]
+AgentQuery = Annotated[
+    str,
+    QueryParameter(
+        min_length=1,
+        max_length=patterns.MAX_ID_CHARS,
+        pattern=patterns.AGENT_ID_PATTERN,
+        description=f"agent id: {patterns.AGENT_ID_RULE}",
+    ),
+]
+Consumer = Annotated[
+    str,
+    QueryParameter(
+        min_length=1,
+        max_length=patterns.MAX_ID_CHARS,
+        pattern=patterns.AGENT_ID_PATTERN,
+        description="consumer name (replicas of one agent share the work): "
+        + patterns.AGENT_ID_RULE,
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=1024, description="`next_cursor` of the previous page, with the same filters"
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\u0020-\u007e]+\Z",
+        description="Retry-safe key (G5): 1-255 printable ASCII characters; a retry with the "
+        "same key and body answers the first answer again (Idempotent-Replayed: true)",
+    ),
+]
+
+
+Time = Annotated[
+    str | None,
+    QueryParameter(
+        format="date-time",
+        description="RFC 3339 with a UTC offset (checked strictly: not a number)",
+    ),
+]
+"""A date-time query parameter, parsed by `fields.timestamp` (Litestar would read a number as a
+Unix time)."""
+
+
+def options(app: ASGIApp) -> ASGIApp:
+    """Answer OPTIONS for every route, with no credential needed: 204 and an `Allow` listing
+    every method of the path (Litestar's own answer lists only those of the path's first
+    handler)."""
+    allowed: dict[str, bytes] = {}
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            await app(scope, receive, send)
+            return
+        if not allowed:
+            for route in scope["app"].routes:
+                methods = sorted(getattr(route, "methods", ()))
+                allowed[route.path_format] = ", ".join(methods).encode()
+        allow = allowed.get(scope.get("path_template", ""), b"OPTIONS")
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return answer

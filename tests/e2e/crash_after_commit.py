@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from brain import db
+from brain import db, pagination
 from brain.messaging.schemas import ShareIn
 from brain.messaging.service import MessageService
 
@@ -20,7 +20,8 @@ async def main(database_url: str) -> None:
     async def crash(*_: object) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    service = MessageService(db.Database(pool), None, 65536, 86400)
+    cursors = pagination.Cursors(b"secret")
+    service = MessageService(db.Database(pool), None, 65536, 86400, cursors)
     service.append_after_commit = crash  # type: ignore[method-assign]
     share = ShareIn(from_agent="a", to_agent="b", context={"crash": "after commit"})
     await service.share("default", share, None)

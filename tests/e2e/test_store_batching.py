@@ -5,6 +5,7 @@ Through a real `brain serve`: the in-process test client handles one request at 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +81,33 @@ async def test_store_the_database_refuses_fails_alone(
     assert sorted(r[0] for r in rows) == sorted(
         b["agent_id"] for b in bodies if b is not bodies[45]
     )
+
+
+async def test_one_201_is_one_row_whatever_shares_the_statement(
+    service: Service, db_conn: psycopg.Connection
+) -> None:
+    """Poison among ordinary concurrent stores: an expiry after the year 9999 in UTC (PostgreSQL
+    took it, then the answer could not be read: the shared INSERT had committed, and storing each
+    memory again wrote them twice) and a memory the database refuses (the shared INSERT wrote
+    nothing, and each is stored alone). Every 201 is exactly one row; nothing else is a row."""
+    db_conn.execute("ALTER TABLE memories ADD CONSTRAINT refuse CHECK (NOT context ? 'refuse')")
+    bodies: list[dict] = []
+    for n in range(150):
+        body: dict = {"agent_id": f"a{n % 7}", "context": {"n": n}}
+        if n % 5 == 1:
+            body["expires_at"] = "9999-12-31T23:59:59-14:00"
+        elif n % 5 == 3:
+            body["context"]["refuse"] = True
+        bodies.append(body)
+    try:
+        responses = await post_all(service, bodies)
+    finally:
+        db_conn.execute("ALTER TABLE memories DROP CONSTRAINT refuse")
+    expected = [422 if n % 5 in (1, 3) else 201 for n in range(150)]
+    assert [r.status_code for r in responses] == expected, [r.text for r in responses][:5]
+    assert {r.json()["errors"][0]["field"] for r in responses[1::5]} == {"expires_at"}
+    created = [r.json() for r in responses if r.status_code == 201]
+    rows = db_conn.execute("SELECT id::text, (context->>'n')::int FROM memories").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(m["id"] for m in created)
+    assert Counter(r[1] for r in rows) == Counter(m["context"]["n"] for m in created)
+    assert max(Counter(r[1] for r in rows).values()) == 1

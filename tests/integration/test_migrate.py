@@ -137,3 +137,26 @@ def test_cleanup_cli(database_url: str, redis_url: str) -> None:
         assert conn.execute("SELECT count(*) FROM memories").fetchone() == (2,)
     with redis.Redis.from_url(redis_url) as r:  # a cron job must not retire the whole cache
         assert r.hget(gens, "epoch") == b"7"
+
+
+def test_migration_repairs_expiries_stored_before_the_bound(
+    empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory stored by an earlier version with an expiry in the year 10000 made every page
+    that held it a 500; migration 0003 brings it back into range and keeps others out."""
+    shipped = migrate.available()
+    monkeypatch.setattr(migrate, "available", lambda: [m for m in shipped if m.version < 3])
+    migrate.apply(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO memories (workspace, id, agent_id, context, expires_at) VALUES"
+            " ('default', gen_random_uuid(), 'a', '{}', %s)",
+            ("9999-12-31T23:59:59-14:00",),
+        )
+    monkeypatch.setattr(migrate, "available", lambda: shipped)
+    migrate.apply(empty_db)
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        row = conn.execute("SELECT expires_at::text FROM memories").fetchone()
+        assert row == ("9999-12-31 23:59:59.999999+00",)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE memories SET expires_at = %s", ("9999-12-31T23:59:59-14:00",))

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from brain import db
+from brain import db, pagination
 from brain.agents import repository as agents
 from brain.memory import repository
 from brain.memory.schemas import QueryIn
@@ -107,7 +107,8 @@ def test_no_sequential_scan(loaded: str, order: str, params: dict[str, Any]) -> 
 def test_one_agent_reads_its_own_index_in_order(loaded: str, order: str, index: str) -> None:
     """A query for one agent walks that agent's index and stops at the page size: with
     `agent_id = ANY (array)`, PostgreSQL scanned the workspace's index and filtered."""
-    plan = QueryPlan(QueryIn(agent_id="agent7", order=order, limit=20), "default")  # type: ignore[arg-type]
+    query = QueryIn(agent_id="agent7", order=order, limit=20)  # type: ignore[arg-type]
+    plan = QueryPlan(query, "default", pagination.Cursors(b"secret"))
     sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + repository.SQL[f"query_{order}"]
     with psycopg.connect(loaded, autocommit=True) as conn:
         (raw,) = conn.execute(sql, plan.params).fetchone()  # type: ignore[misc]

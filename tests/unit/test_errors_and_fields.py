@@ -24,10 +24,30 @@ def test_field_names(key: str, message: str, field: str) -> None:
 
 
 def test_context_size_limit() -> None:
-    assert fields.context_size({"a": 1}, 7) == b'{"a":1}'
+    """Measured as PostgreSQL stores and serves it: `{"a": 1}` (a space after `:` and `,`)."""
+    assert fields.context_size({"a": 1}, 8) == b'{"a":1}'
     with pytest.raises(errors.TooLarge) as caught:
-        fields.context_size({"a": 10}, 7)
+        fields.context_size({"a": 1}, 7)
     assert caught.value.field == "context" and caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (
+            {"a": 1, "b": [1, 2, {"c": "x, y: z"}], "d": {}},
+            '{"a": 1, "b": [1, 2, {"c": "x, y: z"}], "d": {}}',
+        ),
+        ({"n": 1e308}, '{"n": 1' + "0" * 308 + "}"),
+        ({"n": [1.5e-300, -2e20]}, '{"n": [0.' + "0" * 299 + "15, -200000000000000000000]}"),
+        ({"n": 1e16, "s": "1e16"}, '{"n": 10000000000000000, "s": "1e16"}'),
+        ({"n": 0.1, "i": 10**30}, '{"n": 0.1, "i": 1' + "0" * 30 + "}"),
+    ],
+)
+def test_stored_size_is_what_postgresql_writes(value: dict, stored: str) -> None:
+    """The figure matches PostgreSQL's jsonb output (checked against a real server in
+    integration/test_bad_input.py)."""
+    assert fields.stored_size(msgspec.json.encode(value), value) == len(stored)
 
 
 @pytest.mark.parametrize(
@@ -52,14 +72,6 @@ def test_agent_ids() -> None:
     for bad in ["", "a" * 65, "a b", "a/b", "é"]:
         with pytest.raises(errors.Invalid):
             fields.agent_id(bad)
-
-
-def test_page_size() -> None:
-    assert fields.page_size(None, 20) == 20
-    assert fields.page_size(500, 20) == 500
-    for bad in (0, 501, -1):
-        with pytest.raises(errors.Invalid):
-            fields.page_size(bad, 20)
 
 
 def test_idempotency_key_rules() -> None:

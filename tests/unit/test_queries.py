@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from brain import db, errors
+from brain import db, errors, pagination
 from brain.agents import repository as agents_repo
 from brain.memory import repository as memories_repo
 from brain.memory.schemas import QueryIn
 from brain.memory.service import QueryPlan
+
+CURSORS = pagination.Cursors(b"secret")
 
 
 def test_load_queries(tmp_path: Path) -> None:
@@ -36,8 +38,8 @@ def test_shipped_queries_are_parameterised() -> None:
 
 
 def test_plan_normalises_equivalent_queries() -> None:
-    a = QueryPlan(QueryIn(agent_ids=["b", "a", "b"], tags=["y", "x"]), "default")
-    b = QueryPlan(QueryIn(agent_ids=["a", "b"], tags=["x", "y", "x"]), "default")
+    a = QueryPlan(QueryIn(agent_ids=["b", "a", "b"], tags=["y", "x"]), "default", CURSORS)
+    b = QueryPlan(QueryIn(agent_ids=["a", "b"], tags=["x", "y", "x"]), "default", CURSORS)
     assert a.digest == b.digest and a.scope == b.scope
     assert a.params["agent_ids"] == ["a", "b"]
     assert a.params["tags_any"] == ["x", "y"] and a.params["tags_all"] is None
@@ -50,17 +52,19 @@ def test_plan_tells_different_queries_apart() -> None:
         QueryIn(tags=["x"], match="all"), QueryIn(min_importance=0.5), QueryIn(text="x"),
         QueryIn(since=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)), QueryIn(limit=5),
     ]  # fmt: skip
-    digests = {QueryPlan(q, "default").digest for q in plans}
+    digests = {QueryPlan(q, "default", CURSORS).digest for q in plans}
     assert len(digests) == len(plans)
     # The page size is not part of the cursor's scope: a client may change it between pages.
-    assert QueryPlan(QueryIn(limit=5), "d").scope == QueryPlan(QueryIn(), "d").scope
+    assert (
+        QueryPlan(QueryIn(limit=5), "d", CURSORS).scope == QueryPlan(QueryIn(), "d", CURSORS).scope
+    )
 
 
 def test_plan_rejects_contradictions() -> None:
     with pytest.raises(errors.Invalid) as caught:
-        QueryPlan(QueryIn(agent_id="a", agent_ids=["b"]), "default")
+        QueryPlan(QueryIn(agent_id="a", agent_ids=["b"]), "default", CURSORS)
     assert caught.value.field == "agent_ids"
     t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with pytest.raises(errors.Invalid) as caught:
-        QueryPlan(QueryIn(since=t, until=t), "default")
+        QueryPlan(QueryIn(since=t, until=t), "default", CURSORS)
     assert caught.value.field == "until"

@@ -6,41 +6,86 @@ from typing import Annotated
 
 from litestar import Router, delete, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from brain import auth, fields, http
-from brain.agents.schemas import AgentIn
+from brain import auth, http, openapi, patterns
+from brain.agents.schemas import Agent, AgentIn, AgentPage
 from brain.agents.service import AgentService
 
 Agents = NamedDependency[AgentService]
-Limit = Annotated[int | None, QueryParameter(description="page size, 1-500 (default 500)")]
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size, 1-500 (500)")]
+AfterAgent = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=patterns.MAX_ID_CHARS,
+        pattern=patterns.AGENT_ID_PATTERN,
+        description="`next_cursor` of the previous page: the last agent id it held",
+    ),
+]
+TO_AGENT = {
+    "get": ("get_agent", {"agent_id": "$response.body#/id"}),
+    "unregister": ("unregister_agent", {"agent_id": "$response.body#/id"}),
+    "memories": ("list_agent_memories", {"agent_id": "$response.body#/id"}),
+    "inbox": ("take_messages", {"agent_id": "$response.body#/id"}),
+}
 
 
-@put("/agents/{agent_id:str}", summary="Register or update an agent (201 new, 200 updated)")
+@put(
+    "/agents/{agent_id:str}",
+    operation_id="register_agent",
+    summary="Register or update an agent (201 new, 200 updated)",
+    status_code=200,
+    responses={
+        **openapi.responses(200, Agent, "Updated: the registration as it is now.", *openapi.WRITE),
+        **openapi.responses(201, Agent, "Registered: the new agent."),
+    },
+    opt={"links": {200: TO_AGENT, 201: TO_AGENT}},
+)
 async def register(
-    agent_id: FromPath[str], data: JSONBody[AgentIn], agents: Agents, workspace: auth.Workspace
+    agent_id: http.AgentPath, data: JSONBody[AgentIn], agents: Agents, workspace: auth.Workspace
 ) -> http.Raw:
+    """Create or replace a registration: name, role, capabilities and metadata as a whole."""
     body, created = await agents.register(workspace, agent_id, data)
     return http.raw_json(body, 201 if created else 200)
 
 
-@get("/agents", summary="List registered agents, by id")
+@get(
+    "/agents",
+    operation_id="list_agents",
+    summary="List registered agents, by id",
+    responses=openapi.responses(200, AgentPage, "A page of agents.", *openapi.READ),
+)
 async def index(
     agents: Agents,
     workspace: auth.Workspace,
-    limit: Limit = None,
-    cursor: FromQuery[str | None] = None,
+    limit: Limit = 500,
+    cursor: AfterAgent = None,
 ) -> http.Raw:
-    return http.raw_json(await agents.list(workspace, fields.page_size(limit, 500), cursor))
+    """Agents in id order; pass `next_cursor` back as `cursor` for the next page."""
+    return http.raw_json(await agents.list(workspace, limit, cursor))
 
 
-@get("/agents/{agent_id:str}", summary="Get an agent")
-async def read(agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace) -> http.Raw:
+@get(
+    "/agents/{agent_id:str}",
+    operation_id="get_agent",
+    summary="Get an agent",
+    responses=openapi.responses(200, Agent, "The agent.", 401, 404, 422, 503),
+)
+async def read(agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspace) -> http.Raw:
+    """One registration."""
     return http.raw_json(await agents.get(workspace, agent_id))
 
 
-@delete("/agents/{agent_id:str}", status_code=204, summary="Unregister an agent")
-async def remove(agent_id: FromPath[str], agents: Agents, workspace: auth.Workspace) -> None:
+@delete(
+    "/agents/{agent_id:str}",
+    operation_id="unregister_agent",
+    summary="Unregister an agent",
+    status_code=204,
+    responses=openapi.responses(204, None, "Unregistered.", 401, 404, 422, 503),
+)
+async def remove(agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspace) -> None:
+    """Remove the registration; the agent's memories stay (they are shared knowledge)."""
     await agents.delete(workspace, agent_id)
 
 

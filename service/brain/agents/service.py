@@ -21,9 +21,9 @@ class AgentService:
             {
                 "workspace": workspace,
                 "id": agent_id,
-                "name": data.name,
-                "role": data.role,
-                "capabilities": fields.unique(data.capabilities),
+                "name": fields.label(data.name, "name"),
+                "role": fields.label(data.role, "role"),
+                "capabilities": fields.tags(data.capabilities, "capabilities"),
                 "metadata": metadata.decode(),
             },
         )

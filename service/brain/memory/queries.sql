@@ -1,11 +1,13 @@
 -- Memories. Every statement is scoped by workspace; expired rows are never returned (G4).
+-- Expiries come back as epoch seconds (`expires`): Python only needs them for cache lifetimes, and
+-- a float cannot fail to load where a datetime of the far future could.
 
 -- name: insert
 INSERT INTO memories (workspace, id, agent_id, context, tags, importance, expires_at)
 VALUES (%(workspace)s, gen_random_uuid(), %(agent_id)s, %(context)s::jsonb, %(tags)s::text[],
         %(importance)s::float8,
         COALESCE(%(expires_at)s::timestamptz, now() + make_interval(secs => %(ttl_seconds)s::float8)))
-RETURNING id, expires_at, memory_json(memories) AS body
+RETURNING id, extract(epoch FROM expires_at)::float8 AS expires, memory_json(memories) AS body
 
 -- name: insert_batch
 -- One statement for a whole batch (atomic in autocommit); ids come from the service, so that the
@@ -17,10 +19,10 @@ SELECT %(workspace)s, i.id, i.agent_id, i.context::jsonb,
 FROM unnest(%(ids)s::uuid[], %(agent_ids)s::text[], %(contexts)s::text[], %(tags)s::text[],
             %(importances)s::float8[], %(expires)s::timestamptz[], %(ttls)s::float8[])
      AS i(id, agent_id, context, tags, importance, expires_at, ttl_seconds)
-RETURNING id, expires_at, memory_json(memories) AS body
+RETURNING id, extract(epoch FROM expires_at)::float8 AS expires, memory_json(memories) AS body
 
 -- name: get
-SELECT expires_at, memory_json(m) AS body
+SELECT extract(epoch FROM m.expires_at)::float8 AS expires, memory_json(m) AS body
 FROM memories m
 WHERE m.workspace = %(workspace)s AND m.id = %(id)s::uuid
   AND (m.expires_at IS NULL OR m.expires_at > now())
@@ -32,7 +34,8 @@ WHERE workspace = %(workspace)s AND id = %(id)s::uuid
 RETURNING agent_id
 
 -- name: query_recent
-SELECT m.id, m.created_at, m.importance, m.expires_at, memory_json(m) AS body
+SELECT m.id, m.created_at, m.importance, extract(epoch FROM m.expires_at)::float8 AS expires,
+       memory_json(m) AS body
 FROM memories m
 WHERE m.workspace = %(workspace)s
   AND (m.expires_at IS NULL OR m.expires_at > now())
@@ -50,7 +53,8 @@ ORDER BY m.created_at DESC, m.id DESC
 LIMIT %(limit)s
 
 -- name: query_importance
-SELECT m.id, m.created_at, m.importance, m.expires_at, memory_json(m) AS body
+SELECT m.id, m.created_at, m.importance, extract(epoch FROM m.expires_at)::float8 AS expires,
+       memory_json(m) AS body
 FROM memories m
 WHERE m.workspace = %(workspace)s
   AND (m.expires_at IS NULL OR m.expires_at > now())
@@ -92,3 +96,7 @@ WHERE m.workspace = %(workspace)s AND m.id = doomed.id
 
 -- name: delete_all
 DELETE FROM memories WHERE workspace = %(workspace)s
+
+-- name: lexemes
+-- How many search terms `text` has once PostgreSQL drops stop words and punctuation (0: none).
+SELECT numnode(websearch_to_tsquery('english', %(text)s::text)) AS nodes

@@ -45,6 +45,14 @@ async def query(database: db.Database, order: str, params: dict[str, Any]) -> li
         return await cur.fetchall()
 
 
+async def lexemes(database: db.Database, text: str) -> int:
+    """Search terms in `text` once PostgreSQL drops stop words and punctuation."""
+    async with database.connection() as conn:
+        cur = await conn.execute(SQL["lexemes"], {"text": text})
+        row = await cur.fetchone()
+    return int(row["nodes"]) if row else 0
+
+
 async def counts(
     database: db.Database, workspace: str, top: int
 ) -> tuple[int, list[dict[str, Any]]]:

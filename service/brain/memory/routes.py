@@ -7,75 +7,131 @@ from typing import Annotated
 
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from brain import auth, fields, http, idempotency
-from brain.memory.schemas import MAX_BATCH, MAX_BATCH_BYTES, BatchIn, MemoryIn, QueryIn
+from brain import auth, http, openapi
+from brain.memory.schemas import (
+    MAX_BATCH,
+    MAX_BATCH_BYTES,
+    BatchIn,
+    Memory,
+    MemoryIn,
+    MemoryList,
+    MemoryPage,
+    QueryIn,
+)
 from brain.memory.service import MemoryService
 
 Memories = NamedDependency[MemoryService]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(name=idempotency.HEADER, description="Retry-safe key (G5), 1-255 chars"),
-]
-Limit = Annotated[int | None, QueryParameter(description="page size, 1-500 (default 20)")]
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size, 1-500 (20)")]
+CACHED = {"headers": ("X-Brain-Cache",)}
+TO_MEMORY = {
+    "get": ("get_memory", {"memory_id": "$response.body#/id"}),
+    "delete": ("delete_memory", {"memory_id": "$response.body#/id"}),
+}
 
 
-@post("/memories", status_code=201, summary="Store a memory")
+@post(
+    "/memories",
+    operation_id="store_memory",
+    summary="Store a memory",
+    status_code=201,
+    responses=openapi.responses(201, Memory, "The memory, as stored.", *openapi.WRITE),
+    opt={"links": {201: TO_MEMORY}},
+)
 async def store(
     data: JSONBody[MemoryIn],
     memories: Memories,
     workspace: auth.Workspace,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
+    """Commit a memory in PostgreSQL, then answer it. Tags are stored in Unicode NFC, each once;
+    `ttl_seconds` or `expires_at` (not both) set when it stops being returned."""
     return http.written(await memories.store(workspace, data, idempotency_key))
 
 
 @post(
     "/memories/batch",
-    status_code=201,
+    operation_id="store_memories",
     summary=f"Store 1-{MAX_BATCH} memories at once (all or none)",
+    status_code=201,
     request_max_body_size=MAX_BATCH_BYTES,
+    responses=openapi.responses(
+        201, MemoryList, "The memories, in the order given.", *openapi.WRITE
+    ),
 )
 async def store_batch(
     data: JSONBody[BatchIn],
     memories: Memories,
     workspace: auth.Workspace,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
+    """Commit every memory in one statement, or none: an error names the item (`items[3].tags`).
+    One Idempotency-Key covers the whole batch."""
     return http.written(await memories.store_batch(workspace, data, idempotency_key))
 
 
-@get("/memories/{memory_id:uuid}", summary="Get a memory (expired = 404)")
+@get(
+    "/memories/{memory_id:uuid}",
+    operation_id="get_memory",
+    summary="Get a memory (expired = 404)",
+    responses=openapi.responses(200, Memory, "The memory.", 401, 404, 503),
+    opt=CACHED,
+)
 async def read(
     memory_id: FromPath[uuid.UUID], memories: Memories, workspace: auth.Workspace
 ) -> http.Raw:
+    """One memory by id, from the cache when it holds it."""
     return http.cached(*await memories.get(workspace, memory_id))
 
 
-@delete("/memories/{memory_id:uuid}", status_code=204, summary="Delete a memory")
+@delete(
+    "/memories/{memory_id:uuid}",
+    operation_id="delete_memory",
+    summary="Delete a memory",
+    status_code=204,
+    responses=openapi.responses(204, None, "Deleted.", 401, 404, 503),
+)
 async def remove(
     memory_id: FromPath[uuid.UUID], memories: Memories, workspace: auth.Workspace
 ) -> None:
+    """Delete a memory; queries no longer return it from the moment this answers."""
     await memories.delete(workspace, memory_id)
 
 
-@post("/memories/query", status_code=200, summary="Query memories (cached)")
+@post(
+    "/memories/query",
+    operation_id="query_memories",
+    summary="Query memories (cached)",
+    status_code=200,
+    responses=openapi.responses(
+        200, MemoryPage, "A page of memories.", 400, 401, 413, 415, 422, 503
+    ),
+    opt=CACHED,
+)
 async def query(data: JSONBody[QueryIn], memories: Memories, workspace: auth.Workspace) -> http.Raw:
+    """Memories by agent, tags (`match`: any or all), importance, creation time and full-text
+    `text`, newest first or by importance; keyset pages (pass `next_cursor` back as `cursor`
+    with the same filters). Without an agent filter, across all agents."""
     return http.cached(*await memories.query(workspace, data))
 
 
-@get("/agents/{agent_id:str}/memories", summary="An agent's memories, newest first")
+@get(
+    "/agents/{agent_id:str}/memories",
+    operation_id="list_agent_memories",
+    summary="An agent's memories, newest first",
+    responses=openapi.responses(200, MemoryPage, "A page of the agent's memories.", *openapi.READ),
+    opt=CACHED,
+)
 async def history(
-    agent_id: FromPath[str],
+    agent_id: http.AgentPath,
     memories: Memories,
     workspace: auth.Workspace,
-    limit: Limit = None,
-    cursor: FromQuery[str | None] = None,
+    limit: Limit = 20,
+    cursor: http.Cursor = None,
 ) -> http.Raw:
-    agent = fields.agent_id(agent_id)
-    size = fields.page_size(limit, 20)
-    return http.cached(*await memories.history(workspace, agent, size, cursor))
+    """The query with only this agent as its filter."""
+    return http.cached(*await memories.history(workspace, agent_id, limit, cursor))
 
 
 router = Router(

@@ -1,8 +1,11 @@
-"""Request bodies of the memory routes; msgspec checks shapes and limits as it decodes."""
+"""Request and response bodies of the memory routes; msgspec checks requests as it decodes them
+(brain.body) and the OpenAPI document describes both with msgspec's own schemas."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime as dt
+import uuid
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -17,7 +20,21 @@ class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
     tags: fields.Tags = []
     importance: fields.Importance = 0.5
     ttl_seconds: fields.TtlSeconds | None = None
-    expires_at: fields.Timestamp | None = None
+    expires_at: (
+        Annotated[
+            dt.datetime,
+            msgspec.Meta(tz=True, description="RFC 3339 with an offset; future, at most 10 years"),
+        ]
+        | None
+    ) = None
+
+    example: ClassVar[dict[str, Any]] = {
+        "agent_id": "sales",
+        "context": {"customer": "Acme", "note": "prefers email, never calls before 10:00"},
+        "tags": ["acme", "contact"],
+        "importance": 0.8,
+        "ttl_seconds": 2592000,
+    }
 
 
 MAX_BATCH = 100
@@ -31,9 +48,21 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
 
     items: Annotated[list[MemoryIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
+    example: ClassVar[dict[str, Any]] = {
+        "items": [
+            MemoryIn.example,
+            {
+                "agent_id": "research",
+                "context": {"finding": "Acme renews in March"},
+                "tags": ["acme"],
+            },
+        ]
+    }
+
 
 class QueryIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A memory query. No agent filter = across all agents."""
+    """A memory query. No agent filter = across all agents; `agent_id` and `agent_ids` are
+    alternatives."""
 
     agent_id: fields.AgentId | None = None
     agent_ids: fields.AgentIds | None = None
@@ -45,4 +74,42 @@ class QueryIn(msgspec.Struct, forbid_unknown_fields=True):
     text: fields.SearchText | None = None
     order: Literal["recent", "importance"] = "recent"
     limit: fields.PageSize = 20
-    cursor: str | None = None
+    cursor: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+
+    example: ClassVar[dict[str, Any]] = {"tags": ["acme"], "text": "email", "limit": 20}
+
+
+class Memory(msgspec.Struct):
+    """A stored memory."""
+
+    id: uuid.UUID
+    agent_id: str
+    context: dict[str, Any]
+    tags: list[str]
+    importance: float
+    created_at: fields.Timestamp
+    expires_at: fields.Timestamp | None
+
+    example: ClassVar[dict[str, Any]] = {
+        "id": "0b6f2c1e-5d7a-4f43-9a8e-2f1d3c4b5a69",
+        **{k: v for k, v in MemoryIn.example.items() if k != "ttl_seconds"},
+        "created_at": "2026-12-01T09:30:00.123456+00:00",
+        "expires_at": "2026-12-31T09:30:00.123456+00:00",
+    }
+
+
+class MemoryList(msgspec.Struct):
+    """The memories of a batch, in the order given."""
+
+    items: list[Memory]
+
+    example: ClassVar[dict[str, Any]] = {"items": [Memory.example]}
+
+
+class MemoryPage(msgspec.Struct):
+    """A page of memories; pass `next_cursor` back as `cursor` for the next (null: the last)."""
+
+    items: list[Memory]
+    next_cursor: str | None
+
+    example: ClassVar[dict[str, Any]] = {"items": [Memory.example], "next_cursor": None}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from typing import Any
@@ -22,8 +21,8 @@ arrives meanwhile goes in the next one, together (`batching`)."""
 
 
 def _expiry(row: dict[str, Any]) -> float | None:
-    expires = row["expires_at"]
-    return None if expires is None else expires.timestamp()
+    expires: float | None = row["expires"]
+    return expires
 
 
 async def _insert_together(
@@ -59,19 +58,27 @@ async def _insert_alone(
         return exc
 
 
+def _refused(exc: psycopg.Error) -> bool:
+    """Whether PostgreSQL itself refused a statement (it then wrote nothing: one statement in
+    autocommit is atomic), as opposed to an error raised on this side, such as a value psycopg
+    cannot load from the answer of a statement that did commit."""
+    return exc.sqlstate is not None
+
+
 class QueryPlan:
     """A query normalised once: SQL parameters, the cursor scope and the cache digest."""
 
-    def __init__(self, q: QueryIn, workspace: str) -> None:
+    def __init__(self, q: QueryIn, workspace: str, cursors: pagination.Cursors) -> None:
         if q.agent_id is not None and q.agent_ids is not None:
             raise errors.Invalid("give agent_id or agent_ids, not both", field="agent_ids")
         if q.since is not None and q.until is not None and q.since >= q.until:
             raise errors.Invalid("until must be later than since", field="until")
         agents = [q.agent_id] if q.agent_id else sorted(set(q.agent_ids)) if q.agent_ids else None
-        tags = sorted(set(q.tags)) if q.tags else None
+        tags = sorted(fields.tags(q.tags)) if q.tags else None
         self.order = q.order
         self.agent_ids = agents
         self.limit = q.limit
+        self.cursors = cursors
         self.params: dict[str, Any] = {
             "workspace": workspace,
             # One agent by equality: PostgreSQL walks that agent's index in order for it, where
@@ -90,11 +97,9 @@ class QueryPlan:
             "after_importance": None,
         }
         filters = [q.order, agents, tags, q.match, q.min_importance, q.since, q.until, q.text]
-        self.scope = hashlib.blake2b(msgspec.json.encode(filters), digest_size=12).hexdigest()
+        self.scope = pagination.scope("memories", workspace, *filters)
         if q.cursor is not None:
-            position = pagination.decode(q.cursor, self.scope)
-            if (q.order == "importance") != (position.importance is not None):
-                raise errors.Invalid("cursor belongs to a different order", field="cursor")
+            position = cursors.decode(q.cursor, self.scope, pagination.Position)
             self.params["after_created_at"] = position.created_at
             self.params["after_id"] = position.id
             self.params["after_importance"] = position.importance
@@ -103,15 +108,22 @@ class QueryPlan:
 
     def cursor_after(self, row: dict[str, Any]) -> str:
         importance = row["importance"] if self.order == "importance" else None
-        position = pagination.Position(self.scope, row["created_at"], row["id"], importance)
-        return pagination.encode(position)
+        position = pagination.Position(row["created_at"], row["id"], importance)
+        return self.cursors.encode(self.scope, position)
 
 
 class MemoryService:
-    def __init__(self, database: db.Database, memo: cache.Cache, max_context_bytes: int) -> None:
+    def __init__(
+        self,
+        database: db.Database,
+        memo: cache.Cache,
+        max_context_bytes: int,
+        cursors: pagination.Cursors,
+    ) -> None:
         self.db = database
         self.cache = memo
         self.max_context_bytes = max_context_bytes
+        self.cursors = cursors
         self._stores: dict[str, batching.Coalescer[dict[str, Any], dict[str, Any]]] = {}
 
     def _checked(self, data: MemoryIn, at: str = "") -> dict[str, Any]:
@@ -122,12 +134,12 @@ class MemoryService:
             raise errors.Invalid(
                 "give ttl_seconds or expires_at, not both", field=f"{at}expires_at"
             )
-        if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
-            raise errors.Invalid("expires_at must be in the future", field=f"{at}expires_at")
+        if data.expires_at is not None:
+            fields.expiry(data.expires_at, f"{at}expires_at")
         return {
             "agent_id": data.agent_id,
             "context": context.decode(),
-            "tags": fields.unique(data.tags),
+            "tags": fields.tags(data.tags, f"{at}tags"),
             "importance": data.importance,
             "expires_at": data.expires_at,
             "ttl_seconds": data.ttl_seconds,
@@ -176,7 +188,8 @@ class MemoryService:
         """Checked memories of separate requests, committed in one statement: their rows.
 
         Should the database refuse the statement for what one memory holds (nothing the checks
-        let through is known to), each is stored alone, so that only that request fails."""
+        let through is known to), each is stored alone, so that only that request fails. Only
+        then: one 201 is one row, whatever else shared the statement."""
         token = self.cache.memory_token()
         results: list[dict[str, Any] | Exception]
         async with self.db.connection(write=True) as conn:
@@ -185,7 +198,9 @@ class MemoryService:
             else:
                 try:
                     results = list(await _insert_together(conn, workspace, items))
-                except (psycopg.DataError, psycopg.IntegrityError):
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    if not _refused(exc):  # it may have committed: storing again would double
+                        raise
                     results = [await _insert_alone(conn, workspace, item) for item in items]
         stored = [
             (i, r) for i, r in zip(items, results, strict=True) if not isinstance(r, Exception)
@@ -247,17 +262,22 @@ class MemoryService:
         await self.cache.invalidate(workspace, [agent_id], deleted=True)
 
     async def query(self, workspace: str, q: QueryIn) -> Page:
-        plan = QueryPlan(q, workspace)
+        plan = QueryPlan(q, workspace, self.cursors)
         lookup = await self.cache.get_query(workspace, plan.digest, plan.agent_ids)
         if lookup.body is not None:
             return lookup.body, lookup.outcome
         rows = await repository.query(self.db, plan.order, plan.params)
-        more = len(rows) > plan.limit
-        rows = rows[: plan.limit]
-        body = http.page_body(
-            [r["body"] for r in rows], plan.cursor_after(rows[-1]) if more else None
-        )
-        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, rows))
+        if not rows and q.text is not None and not await repository.lexemes(self.db, q.text):
+            raise errors.Invalid(
+                "text has no words to search for: only stop words (such as 'the' or 'and') or "
+                "punctuation",
+                field="text",
+            )
+        bodies = [r["body"] for r in rows]
+        count = pagination.served(bodies, plan.limit)
+        next_cursor = plan.cursor_after(rows[count - 1]) if count < len(rows) else None
+        body = http.page_body(bodies[:count], next_cursor)
+        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, rows[:count]))
         return body, lookup.outcome
 
     async def history(self, workspace: str, agent_id: str, limit: int, cursor: str | None) -> Page:

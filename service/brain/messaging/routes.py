@@ -2,93 +2,137 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from brain import auth, errors, fields, http
-from brain.memory.routes import IdempotencyKey
-from brain.messaging.schemas import AckIn, BroadcastIn, ShareIn
+from brain import auth, errors, fields, http, openapi
+from brain.messaging.schemas import (
+    Acked,
+    AckIn,
+    BroadcastIn,
+    Inbox,
+    Message,
+    MessagePage,
+    ReplayPage,
+    ShareIn,
+)
 from brain.messaging.service import MAX_WAIT_SECONDS, MessageService
 
 log = logging.getLogger("brain.messaging")
 
 Messages = NamedDependency[MessageService]
 MAX_PENDING = 100
-Consumer = Annotated[
-    str, QueryParameter(description="consumer name (replicas of one agent share the work)")
-]
+TO_INBOX = {"recipient_inbox": ("take_messages", {"agent_id": "$response.body#/to_agent"})}
 
 
-def _consumer(name: str) -> str:
-    return fields.agent_id(name, field="consumer")
-
-
-def _seq_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit() or len(cursor) > 19:
-        raise errors.Invalid("cursor is not one this service issued", field="cursor")
-    return int(cursor)
-
-
-@post("/messages", status_code=201, summary="Send a message to one agent")
+@post(
+    "/messages",
+    operation_id="share_message",
+    summary="Send a message to one agent",
+    status_code=201,
+    responses=openapi.responses(201, Message, "The message, committed.", 404, *openapi.WRITE),
+    opt={"links": {201: TO_INBOX}},
+)
 async def share(
     data: JSONBody[ShareIn],
     messages: Messages,
     workspace: auth.Workspace,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
+    """Commit the message in PostgreSQL (then it is delivered, at least once, until the
+    recipient acknowledges it). An unregistered sender or recipient: 404 naming it."""
     return http.written(await messages.share(workspace, data, idempotency_key))
 
 
-@post("/messages/broadcast", status_code=201, summary="Send a message to every other agent")
+@post(
+    "/messages/broadcast",
+    operation_id="broadcast_message",
+    summary="Send a message to every other agent",
+    status_code=201,
+    responses=openapi.responses(201, Message, "The message, committed.", 404, *openapi.WRITE),
+)
 async def broadcast(
     data: JSONBody[BroadcastIn],
     messages: Messages,
     workspace: auth.Workspace,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
+    """To every agent registered now but the sender; `to_agent` is null."""
     return http.written(await messages.broadcast(workspace, data, idempotency_key))
 
 
-@get("/agents/{agent_id:str}/messages", summary="Take pending messages (long-poll with wait)")
+@get(
+    "/agents/{agent_id:str}/messages",
+    operation_id="take_messages",
+    summary="Take pending messages (long-poll with wait)",
+    responses=openapi.responses(200, Inbox, "The messages taken (maybe none).", *openapi.READ),
+)
 async def pending(
-    agent_id: FromPath[str],
+    agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PENDING)] = 10,
-    wait: Annotated[float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS)] = 0,
-    consumer: Consumer = "default",
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PENDING, description="1-100 (10)")] = 10,
+    wait: Annotated[
+        float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS, description="long-poll seconds, 0-30")
+    ] = 0,
+    consumer: http.Consumer = "default",
 ) -> http.Raw:
-    agent = fields.agent_id(agent_id)
-    body = await messages.pending(workspace, agent, _consumer(consumer), limit, wait)
+    """New messages and those whose lease expired, urgent first, then oldest first. Each is
+    leased to this consumer until acknowledged or BRAIN_VISIBILITY_TIMEOUT_SECONDS pass."""
+    body = await messages.pending(workspace, agent_id, consumer, limit, wait)
     return http.raw_json(body)
 
 
-@post("/agents/{agent_id:str}/messages/ack", status_code=200, summary="Acknowledge messages")
+@post(
+    "/agents/{agent_id:str}/messages/ack",
+    operation_id="ack_messages",
+    summary="Acknowledge messages",
+    status_code=200,
+    responses=openapi.responses(
+        200, Acked, "How many of the ids are addressed to the agent.", 400, 401, 413, 415, 422, 503
+    ),
+)
 async def ack(
-    agent_id: FromPath[str], data: JSONBody[AckIn], messages: Messages, workspace: auth.Workspace
+    agent_id: http.AgentPath, data: JSONBody[AckIn], messages: Messages, workspace: auth.Workspace
 ) -> dict[str, int]:
-    return {"acked": await messages.ack(workspace, fields.agent_id(agent_id), data.ids)}
+    """Done with these messages: they are not delivered again."""
+    return {"acked": await messages.ack(workspace, agent_id, data.ids)}
 
 
-@get("/agents/{agent_id:str}/messages/stream", summary="Push messages as Server-Sent Events")
+@get(
+    "/agents/{agent_id:str}/messages/stream",
+    operation_id="stream_messages",
+    summary="Push messages as Server-Sent Events",
+    responses=openapi.responses(
+        200,
+        str,
+        "One `message` event per message (`id:` the message id, `data:` the message with "
+        "`delivery_count`), a `: heartbeat` comment every 15 s.",
+        *openapi.READ,
+        media_type="text/event-stream",
+    ),
+)
 async def stream(
-    agent_id: FromPath[str],
+    agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
-    consumer: Consumer = "sse",
-    last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+    consumer: http.Consumer = "sse",
+    last_event_id: Annotated[
+        str | None,
+        HeaderParameter(
+            name="Last-Event-ID", max_length=64, description="resume after this message id"
+        ),
+    ] = None,
 ) -> ServerSentEvent:
-    agent = fields.agent_id(agent_id)
-    follow = await messages.events(workspace, agent, _consumer(consumer), last_event_id)
+    """Messages as they arrive, taken as consumer `sse` (or `consumer`); acknowledge them with
+    the ack route. On reconnect with Last-Event-ID, first the unacknowledged ones sent after it."""
+    follow = await messages.events(workspace, agent_id, consumer, last_event_id)
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         try:
@@ -104,45 +148,51 @@ async def stream(
     return ServerSentEvent(events(), retry_duration=2000)
 
 
-@get("/messages/history", summary="Messages between two agents, both ways, newest first")
+@get(
+    "/messages/history",
+    operation_id="message_history",
+    summary="Messages between two agents, both ways, newest first",
+    responses=openapi.responses(200, MessagePage, "A page of messages.", *openapi.READ),
+)
 async def history(
     messages: Messages,
     workspace: auth.Workspace,
-    agent: FromQuery[str],
-    peer: FromQuery[str],
-    limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE)] = 50,
-    before: FromQuery[dt.datetime | None] = None,
-    cursor: FromQuery[str | None] = None,
+    agent: http.AgentQuery,
+    peer: http.AgentQuery,
+    limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE, description="1-500 (50)")] = 50,
+    before: http.Time = None,
+    cursor: http.Cursor = None,
 ) -> http.Raw:
-    a, b = fields.agent_id(agent, "agent"), fields.agent_id(peer, "peer")
-    return http.raw_json(
-        await messages.history(
-            workspace, a, b, limit, _aware(before, "before"), _seq_cursor(cursor)
-        )
-    )
+    """Direct messages from `agent` to `peer` and back, created before `before` (if given)."""
+    at = fields.timestamp(before, "before")
+    return http.raw_json(await messages.history(workspace, agent, peer, limit, at, cursor))
 
 
-@get("/agents/{agent_id:str}/messages/replay", summary="Every message to the agent since a time")
+@get(
+    "/agents/{agent_id:str}/messages/replay",
+    operation_id="replay_messages",
+    summary="Every message to the agent since a time",
+    responses=openapi.responses(
+        200, ReplayPage, "A page of messages, oldest first.", *openapi.READ
+    ),
+)
 async def replay(
-    agent_id: FromPath[str],
+    agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
-    since: FromQuery[dt.datetime],
-    limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE)] = 100,
-    cursor: FromQuery[str | None] = None,
+    since: Annotated[
+        str, QueryParameter(format="date-time", description="RFC 3339 with a UTC offset")
+    ],
+    limit: Annotated[
+        int, QueryParameter(ge=1, le=fields.MAX_PAGE, description="1-500 (100)")
+    ] = 100,
+    cursor: http.Cursor = None,
 ) -> http.Raw:
-    agent = fields.agent_id(agent_id)
-    since_at = _aware(since, "since")
-    assert since_at is not None
-    return http.raw_json(
-        await messages.replay(workspace, agent, since_at, limit, _seq_cursor(cursor))
-    )
-
-
-def _aware(value: Any, field: str) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise errors.Invalid(f"{field} needs a UTC offset (RFC 3339)", field=field)
-    return value  # type: ignore[no-any-return]
+    """Direct and broadcast messages addressed to the agent since `since`, acknowledged or not
+    (`acked_at`)."""
+    at = fields.timestamp(since, "since")
+    assert at is not None
+    return http.raw_json(await messages.replay(workspace, agent_id, at, limit, cursor))
 
 
 router = Router(

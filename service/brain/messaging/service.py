@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from redis.exceptions import RedisError
 
-from brain import db, errors, fields, http, idempotency, keys, metrics
+from brain import db, errors, fields, http, idempotency, keys, metrics, pagination
 from brain.messaging import repository
 from brain.messaging.schemas import BroadcastIn, ShareIn
 from brain.messaging.streams import PRIORITIES, Delivery, Streams, outgoing
@@ -60,10 +60,12 @@ class MessageService:
         streams: Streams | None,
         max_context_bytes: int,
         history_seconds: int,
+        cursors: pagination.Cursors,
     ) -> None:
         self.db = database
         self.streams = streams
         self.max_context_bytes = max_context_bytes
+        self.cursors = cursors
         self.history_window = dt.timedelta(seconds=history_seconds)
         self._appended: list[dict[str, Any]] = []  # deliveries on a stream, not yet marked
         self.outage = _Outage()
@@ -268,37 +270,48 @@ class MessageService:
         peer: str,
         limit: int,
         before: dt.datetime | None,
-        cursor: int | None,
+        cursor: str | None,
     ) -> bytes:
+        """Direct messages between two agents, both ways, newest first."""
+        scope = pagination.scope("history", workspace, sorted([agent, peer]), before)
+        after = None if cursor is None else self.cursors.decode(cursor, scope, pagination.Seq)
         rows = await repository.history(
             self.db,
             {
                 "workspace": workspace, "agent": agent, "peer": peer, "before": before,
-                "after_seq": cursor, "limit": limit + 1,
+                "after_seq": after.seq if after else None, "limit": limit + 1,
             },
         )  # fmt: skip
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return http.page_body([r["body"] for r in rows], str(rows[-1]["seq"]) if more else None)
+        return self._page(rows, limit, scope, [r["body"] for r in rows])
 
     async def replay(
-        self, workspace: str, agent_id: str, since: dt.datetime, limit: int, cursor: int | None
+        self, workspace: str, agent_id: str, since: dt.datetime, limit: int, cursor: str | None
     ) -> bytes:
         """Every message addressed to the agent since `since`, oldest first, with `acked_at`."""
+        scope = pagination.scope("replay", workspace, agent_id, since)
+        after = None if cursor is None else self.cursors.decode(cursor, scope, pagination.Seq)
         rows = await repository.replay(
             self.db,
             {
                 "workspace": workspace, "agent_id": agent_id, "since": since,
-                "after_seq": cursor, "limit": limit + 1,
+                "after_seq": after.seq if after else None, "limit": limit + 1,
             },
         )  # fmt: skip
-        more = len(rows) > limit
-        rows = rows[:limit]
         items = [
             r["body"][:-1] + ',"acked_at":' + msgspec.json.encode(r["acked_at"]).decode() + "}"
             for r in rows
         ]
-        return http.page_body(items, str(rows[-1]["seq"]) if more else None)
+        return self._page(rows, limit, scope, items)
+
+    def _page(self, rows: list[dict[str, Any]], limit: int, scope: str, bodies: list[str]) -> bytes:
+        """`{items, next_cursor}` from `limit + 1` rows fetched, the cursor after the sequence
+        number of the last row served."""
+        count = pagination.served(bodies, limit)
+        more = count < len(rows)
+        cursor = (
+            self.cursors.encode(scope, pagination.Seq(rows[count - 1]["seq"])) if more else None
+        )
+        return http.page_body(bodies[:count], cursor)
 
     # -- administration ---------------------------------------------------------------------------
 
