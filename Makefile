@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 PORT   ?= 8080
 HOST   ?= 127.0.0.1
 WORKERS ?= 1
+FUZZ_SECONDS ?= 150
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench load dashboards rules deploy clean
+.PHONY: help install run test lint bench load fuzz dashboards rules deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +29,9 @@ test: $(STAMP) ## Run the whole test suite (starts its own PostgreSQL and Redis)
 lint: $(STAMP) ## Ruff: lint and formatting
 	$(BIN)/ruff check service tests scripts grafana
 	$(BIN)/ruff format --check service tests scripts grafana
+
+fuzz: $(STAMP) ## schemathesis, every check, against a real brain serve (FUZZ_SECONDS=150)
+	$(BIN)/python scripts/fuzz.py --max-time $(FUZZ_SECONDS)
 
 dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashboards.py
 	$(BIN)/python grafana/dashboards.py
