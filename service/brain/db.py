@@ -168,7 +168,7 @@ class Database:
 
 @contextlib.contextmanager
 def translated() -> Any:
-    """Map psycopg's errors to Brain's (STYLE.md: once, in the adapter)."""
+    """Map psycopg's errors to Brain's (once, here in the adapter)."""
     try:
         yield
     except pg_errors.UniqueViolation as exc:

@@ -12,7 +12,7 @@ from brain import errors
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything Brain reads from its environment (SPEC.md, "Command line and configuration")."""
+    """Everything Brain reads from its environment (README.md, "Command line and configuration")."""
 
     database_url: str | None = None
     """PostgreSQL URL of the primary; unset means the embedded PostgreSQL under `data_dir`."""

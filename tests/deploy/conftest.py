@@ -18,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "brain"
-CRDS = REPO.parent / "shared" / "crds"
+CRDS = REPO / "tests" / "deploy" / "crds"  # vendored: see the README there
 GRAFANA = REPO / "grafana"
 RELEASE = "brain"
 NAMESPACE = "brain"

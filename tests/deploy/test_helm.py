@@ -181,7 +181,8 @@ def strict_schema(node: Any) -> Any:
 
 
 def test_crds_are_found() -> None:
-    assert CRDS.is_dir(), f"the CRDs live in <repo>/../shared/crds, not found at {CRDS}"
+    found = {p.name for p in CRDS.glob("*.yaml")}
+    assert len(found) == 6, f"the CRDs live in {CRDS} (see the README there): {found}"
 
 
 def test_custom_resources_are_valid_against_their_crds(value_set: Rendered) -> None:
