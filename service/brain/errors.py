@@ -317,11 +317,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         observe.count_unmatched(request.scope, exc.status_code)
     status = exc.status_code
     detail = str(exc.detail)
-    errs = None
-    if status == 413:
-        errs = [{"field": "body", "message": detail}]
-    elif status == 400:  # Litestar's body parsing outside brain.body (a body over no route's DTO)
-        errs = [{"field": "body", "message": detail}]
+    errs = [{"field": "body", "message": detail}] if status in (400, 413) else None  # the body's
     if status == 405:
         detail = f"{request.method} is not allowed here; see the Allow header"
     return problem(status, title(status), detail, request.url.path, errs, exc.headers)
