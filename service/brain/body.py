@@ -32,7 +32,7 @@ MAX_DEPTH = 64
 
 T = TypeVar("T")
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: twice as fast
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 

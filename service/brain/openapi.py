@@ -14,6 +14,8 @@ exactly what the service does:
 - Links between operations (`opt["links"]`), so that clients and fuzzers can follow a created
   resource to its reads and deletes.
 - An example for each request and response body: a model's `example` class attribute.
+- Fields that exclude each other: a model's `exclusive` class attribute (pairs of field names
+  that may not both be given non-null), as `not: {required: [a, b], ...}`.
 """
 
 from __future__ import annotations
@@ -223,9 +225,13 @@ def finish(app: Litestar, generated: dict[str, Any]) -> dict[str, Any]:
         models, ref_template="#/components/schemas/{name}"
     )
     for model in models:
+        schema = components[model.__name__]
         example = getattr(model, "example", None)
         if example is not None:
-            components[model.__name__]["examples"] = [example]
+            schema["examples"] = [example]
+        rules = [_not_both(a, b) for a, b in getattr(model, "exclusive", ())]
+        if rules:
+            schema["allOf"] = rules
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(components)
     for path, method, handler in _operations(app):
@@ -275,6 +281,12 @@ def _finish_operation(
                 _example(media, schemas)
     for media in operation.get("requestBody", {}).get("content", {}).values():
         _example(media, schemas)
+
+
+def _not_both(a: str, b: str) -> dict[str, Any]:
+    """Not both `a` and `b` given, unless one of them is null."""
+    given = {"not": {"type": "null"}}
+    return {"not": {"required": [a, b], "properties": {a: given, b: given}}}
 
 
 def _parameter_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -131,6 +131,11 @@ def test_request_models_are_closed_and_constrained(document: dict[str, Any]) -> 
     assert memory["importance"] == {
         "type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.5,
     }  # fmt: skip
+    exclusive = jsonschema.Draft202012Validator(_rebase(schemas["QueryIn"]), registry=Registry())
+    assert exclusive.is_valid({"agent_id": "a"}) and exclusive.is_valid({"agent_ids": ["a"]})
+    assert exclusive.is_valid({"agent_id": "a", "agent_ids": None})
+    assert not exclusive.is_valid({"agent_id": "a", "agent_ids": ["b"]})
+    assert schemas["MemoryIn"]["allOf"][0]["not"]["required"] == ["ttl_seconds", "expires_at"]
     ttl = memory["ttl_seconds"]["anyOf"][0]
     assert (ttl["minimum"], ttl["maximum"]) == (1, 10 * 365 * 24 * 3600)
     limit = next(

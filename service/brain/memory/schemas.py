@@ -28,6 +28,7 @@ class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
         | None
     ) = None
 
+    exclusive: ClassVar[tuple[tuple[str, str], ...]] = (("ttl_seconds", "expires_at"),)
     example: ClassVar[dict[str, Any]] = {
         "agent_id": "sales",
         "context": {"customer": "Acme", "note": "prefers email, never calls before 10:00"},
@@ -76,6 +77,7 @@ class QueryIn(msgspec.Struct, forbid_unknown_fields=True):
     limit: fields.PageSize = 20
     cursor: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
 
+    exclusive: ClassVar[tuple[tuple[str, str], ...]] = (("agent_id", "agent_ids"),)
     example: ClassVar[dict[str, Any]] = {"tags": ["acme"], "text": "email", "limit": 20}
 
 
