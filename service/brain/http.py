@@ -3,7 +3,7 @@ the routes share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import MediaType
@@ -52,30 +52,22 @@ def written(answer: Answer) -> Raw:
 
 # -- parameters shared by the routes: their rules are checked by Litestar and documented ------
 
+ID_RULES: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": patterns.MAX_ID_CHARS,
+    "pattern": patterns.AGENT_ID_PATTERN,
+}
+"""What an agent id (or a consumer name) is, as a parameter checks and documents it."""
 AgentPath = Annotated[
-    str,
-    PathParameter(
-        min_length=1,
-        max_length=patterns.MAX_ID_CHARS,
-        pattern=patterns.AGENT_ID_PATTERN,
-        description=f"agent id: {patterns.AGENT_ID_RULE}",
-    ),
+    str, PathParameter(**ID_RULES, description=f"agent id: {patterns.AGENT_ID_RULE}")
 ]
 AgentQuery = Annotated[
-    str,
-    QueryParameter(
-        min_length=1,
-        max_length=patterns.MAX_ID_CHARS,
-        pattern=patterns.AGENT_ID_PATTERN,
-        description=f"agent id: {patterns.AGENT_ID_RULE}",
-    ),
+    str, QueryParameter(**ID_RULES, description=f"agent id: {patterns.AGENT_ID_RULE}")
 ]
 Consumer = Annotated[
     str,
     QueryParameter(
-        min_length=1,
-        max_length=patterns.MAX_ID_CHARS,
-        pattern=patterns.AGENT_ID_PATTERN,
+        **ID_RULES,
         description="consumer name (replicas of one agent share the work): "
         + patterns.AGENT_ID_RULE,
     ),

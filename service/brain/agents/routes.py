@@ -8,7 +8,7 @@ from litestar import Router, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from brain import auth, http, openapi, patterns
+from brain import auth, http, openapi
 from brain.agents.schemas import Agent, AgentIn, AgentPage
 from brain.agents.service import AgentService
 
@@ -17,10 +17,7 @@ Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size, 1-50
 AfterAgent = Annotated[
     str | None,
     QueryParameter(
-        min_length=1,
-        max_length=patterns.MAX_ID_CHARS,
-        pattern=patterns.AGENT_ID_PATTERN,
-        description="`next_cursor` of the previous page: the last agent id it held",
+        **http.ID_RULES, description="`next_cursor` of the previous page: the last agent id it held"
     ),
 ]
 TO_AGENT = {
