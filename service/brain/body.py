@@ -71,18 +71,13 @@ def depth(raw: bytes) -> int:
 
 
 class _Repeated(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
+    """An object gives a key twice."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Repeated(key)
-            seen.add(key)
+        raise _Repeated
     return found
 
 
@@ -122,6 +117,8 @@ def _no_repeated_keys(raw: bytes) -> None:
         raise errors.Malformed(
             f"{where} is given more than once; each key may appear once per object", field=where
         ) from None
+    except ValueError as exc:  # msgspec read it; Python's json module should too
+        raise errors.malformed_json(exc) from None
 
 
 def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:

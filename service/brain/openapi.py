@@ -219,6 +219,7 @@ def _models(app: Litestar) -> list[type[msgspec.Struct]]:
 
 
 def finish(app: Litestar, generated: dict[str, Any]) -> dict[str, Any]:
+    """A finished copy of Litestar's document (see the module docstring)."""
     doc = copy.deepcopy(generated)
     models = _models(app)
     _, components = msgspec.json.schema_components(
