@@ -50,7 +50,8 @@ import msgspec
 import psycopg
 import redis.asyncio as aioredis
 
-from brain import db, embedded, migrate
+from brain import embedded, migrate
+from brain.kit import db
 from brain.memory.schemas import QueryIn
 from brain.memory.service import QueryPlan
 

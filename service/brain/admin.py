@@ -9,9 +9,9 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from brain import auth, cache, db, idempotency, openapi
 from brain.agents import repository as agents_repo
 from brain.agents.service import AgentService
+from brain.kit import auth, cache, db, idempotency, openapi
 from brain.memory import repository as memories_repo
 from brain.memory.service import STATS_TOP_AGENTS, MemoryService
 from brain.messaging import repository as messages_repo

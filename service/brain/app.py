@@ -14,32 +14,18 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from brain import (
-    admin,
-    auth,
-    body,
-    cache,
-    db,
-    errors,
-    health,
-    http,
-    logs,
-    metrics,
-    observe,
-    openapi,
-    pagination,
-    redis_client,
-    tracing,
-)
+from brain import admin, health
 from brain.admin import AdminService
 from brain.agents import routes as agent_routes
 from brain.agents.service import AgentService
+from brain.kit import auth, body, cache, db, errors, http, openapi, pagination, redis_client
 from brain.memory import routes as memory_routes
 from brain.memory.service import MemoryService
 from brain.messaging import routes as message_routes
 from brain.messaging.relay import Relay
 from brain.messaging.service import MessageService
 from brain.messaging.streams import Streams
+from brain.observability import logs, metrics, observe, tracing
 from brain.settings import Settings
 
 BODY_OVERHEAD = 64 * 1024  # room for the fields around the largest context

@@ -13,7 +13,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from brain import embedded, errors, logs, migrate, workers
+from brain import embedded, migrate, workers
+from brain.kit import errors
+from brain.observability import logs
 from brain.settings import Settings
 
 

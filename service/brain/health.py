@@ -8,7 +8,8 @@ import msgspec
 from litestar import Response, Router, get
 from litestar.datastructures import State
 
-from brain import errors, metrics, openapi
+from brain.kit import errors, openapi
+from brain.observability import metrics
 
 
 class Live(msgspec.Struct):

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from brain import errors
+from brain.kit import errors
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

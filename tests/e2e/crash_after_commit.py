@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from brain import db, pagination
+from brain.kit import db, pagination
 from brain.messaging.schemas import ShareIn
 from brain.messaging.service import MessageService
 

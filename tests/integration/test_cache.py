@@ -8,7 +8,7 @@ import pytest
 import redis
 from litestar.testing import AsyncTestClient
 
-from brain import cache, keys, redis_client
+from brain.kit import cache, keys, redis_client
 from brain.settings import Settings
 
 

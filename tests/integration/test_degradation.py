@@ -8,7 +8,8 @@ import contextlib
 import pytest
 from litestar.testing import AsyncTestClient
 
-from brain import app, db, embedded, migrate
+from brain import app, embedded, migrate
+from brain.kit import db
 from tests.conftest import AUTH, make_settings
 
 

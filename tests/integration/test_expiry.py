@@ -9,7 +9,7 @@ import psycopg
 import redis
 from litestar.testing import AsyncTestClient
 
-from brain import keys
+from brain.kit import keys
 
 
 async def test_expired_memory_disappears_everywhere_before_cleanup(

@@ -11,7 +11,7 @@ import pytest
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
-from brain import cache, db, pagination
+from brain.kit import cache, db, pagination
 from brain.memory.schemas import MemoryIn
 from brain.memory.service import MemoryService
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from brain import body, errors, fields
+from brain.kit import body, errors, fields
 
 JSON = {"Content-Type": "application/json"}
 FAR = "9999-12-31T23:59:59-14:00"  # after the year 9999 once in UTC
@@ -237,7 +237,7 @@ async def test_stored_size_matches_postgresql(
 async def test_a_page_stops_at_its_byte_limit(
     client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from brain import pagination
+    from brain.kit import pagination
 
     monkeypatch.setattr(pagination, "MAX_PAGE_BYTES", 3000)
     for n in range(5):

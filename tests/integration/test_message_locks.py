@@ -12,7 +12,7 @@ import uuid
 import psycopg
 import pytest
 
-from brain import db
+from brain.kit import db
 from brain.messaging import repository
 
 AGENTS = [f"agent-{i}" for i in range(4)]

@@ -10,7 +10,8 @@ import redis
 from litestar.testing import AsyncTestClient
 from redis import asyncio as redis_asyncio
 
-from brain import app, db, embedded
+from brain import app, embedded
+from brain.kit import db
 from brain.messaging import repository
 from brain.messaging.relay import Relay
 from brain.messaging.streams import Streams

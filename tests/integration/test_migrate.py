@@ -12,7 +12,8 @@ import psycopg
 import pytest
 import redis
 
-from brain import embedded, keys, migrate
+from brain import embedded, migrate
+from brain.kit import keys
 from tests.conftest import repo_root
 
 

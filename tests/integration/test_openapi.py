@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from brain import errors, openapi
+from brain.kit import errors, openapi
 
 OPEN = {"/health/live", "/health/ready"}
 STATUSES_WITHOUT_BODY = {"204"}

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from brain import db, pagination
 from brain.agents import repository as agents
+from brain.kit import db, pagination
 from brain.memory import repository
 from brain.memory.schemas import QueryIn
 from brain.memory.service import QueryPlan

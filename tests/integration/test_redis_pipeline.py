@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.exceptions import RedisError, ResponseError
 
-from brain import embedded, redis_client
+from brain import embedded
+from brain.kit import redis_client
 from tests.conftest import make_settings
 
 

@@ -13,7 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from brain import app, db, errors
+from brain import app
+from brain.kit import db, errors
 from brain.settings import Settings
 from tests.conftest import AUTH
 

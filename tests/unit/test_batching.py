@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from brain import batching
+from brain.kit import batching
 
 
 class Recorder:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from brain import cache, errors, fields, idempotency
+from brain.kit import cache, errors, fields, idempotency
 from brain.memory.schemas import QueryIn
 
 

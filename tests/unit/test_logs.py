@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from brain import logs
+from brain.observability import logs
 
 
 def test_redactor_removes_known_and_secret_shaped_values() -> None:

@@ -9,7 +9,7 @@ import uuid
 import msgspec
 import pytest
 
-from brain import errors, pagination
+from brain.kit import errors, pagination
 
 CURSORS = pagination.Cursors(b"secret")
 SCOPE = pagination.scope("memories", "default", "recent")

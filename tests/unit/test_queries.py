@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from brain import db, errors, pagination
 from brain.agents import repository as agents_repo
+from brain.kit import db, errors, pagination
 from brain.memory import repository as memories_repo
 from brain.memory.schemas import QueryIn
 from brain.memory.service import QueryPlan

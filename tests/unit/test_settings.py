@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from brain import errors
+from brain.kit import errors
 from brain.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from brain import db
+from brain.kit import db
 
 SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
 

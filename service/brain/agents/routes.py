@@ -8,9 +8,9 @@ from litestar import Router, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from brain import auth, http, openapi
 from brain.agents.schemas import Agent, AgentIn, AgentPage
 from brain.agents.service import AgentService
+from brain.kit import auth, http, openapi
 
 Agents = NamedDependency[AgentService]
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size, 1-500 (500)")]

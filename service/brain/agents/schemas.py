@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from brain import fields
+from brain.kit import fields
 
 Capabilities = Annotated[
     list[fields.Tag],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from brain import db, errors, fields, http
 from brain.agents import repository
 from brain.agents.schemas import AgentIn
+from brain.kit import db, errors, fields, http
 
 
 class AgentService:

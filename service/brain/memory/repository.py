@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from brain import db
+from brain.kit import db
 
 SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
 CLEANUP_BATCH = 5000

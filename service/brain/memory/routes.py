@@ -9,7 +9,7 @@ from litestar import Router, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from brain import auth, http, openapi
+from brain.kit import auth, http, openapi
 from brain.memory.schemas import (
     MAX_BATCH,
     MAX_BATCH_BYTES,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from brain import fields
+from brain.kit import fields
 
 
 class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):

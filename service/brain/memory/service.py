@@ -9,9 +9,10 @@ from typing import Any
 import msgspec
 import psycopg
 
-from brain import batching, cache, db, errors, fields, http, idempotency, metrics, pagination
+from brain.kit import batching, cache, db, errors, fields, http, idempotency, pagination
 from brain.memory import repository
 from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
+from brain.observability import metrics
 
 Page = tuple[bytes, cache.Outcome]
 STATS_TOP_AGENTS = 1000

@@ -19,10 +19,11 @@ from typing import Any
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
-from brain import db, errors, keys, metrics
+from brain.kit import db, errors, keys
 from brain.messaging import repository
 from brain.messaging.service import now_ms
 from brain.messaging.streams import Streams, outgoing
+from brain.observability import metrics
 
 log = logging.getLogger("brain.relay")
 

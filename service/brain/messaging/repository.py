@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brain import db
+from brain.kit import db
 
 SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
 PRUNE_BATCH = 5000

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from brain import auth, errors, fields, http, openapi
+from brain.kit import auth, errors, fields, http, openapi
 from brain.messaging.schemas import (
     Acked,
     AckIn,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from brain import fields
+from brain.kit import fields
 
 Priority = Literal["low", "normal", "high", "urgent"]
 MAX_ACK_IDS = 500

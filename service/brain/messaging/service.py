@@ -14,10 +14,11 @@ from typing import Any
 import msgspec
 from redis.exceptions import RedisError
 
-from brain import db, errors, fields, http, idempotency, keys, metrics, pagination
+from brain.kit import db, errors, fields, http, idempotency, keys, pagination
 from brain.messaging import repository
 from brain.messaging.schemas import BroadcastIn, ShareIn
 from brain.messaging.streams import PRIORITIES, Delivery, Streams, outgoing
+from brain.observability import metrics
 
 log = logging.getLogger("brain.messaging")
 

@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from brain import keys, redis_client
-from brain.redis_client import Client
+from brain.kit import keys, redis_client
+from brain.kit.redis_client import Client
 
 GROUP = "brain"
 PRIORITIES = ("low", "normal", "high", "urgent")  # index = the stored smallint

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from brain import errors, patterns
+from brain.kit import errors, patterns
 
 MAX_ID_CHARS = patterns.MAX_ID_CHARS
 MAX_TAGS = 32

@@ -12,7 +12,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from brain import tracing
+from brain.observability import tracing
 
 if TYPE_CHECKING:
     from brain.settings import Settings

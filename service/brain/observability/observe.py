@@ -10,7 +10,7 @@ import time
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from brain import logs, metrics, tracing
+from brain.observability import logs, metrics, tracing
 
 log = logging.getLogger("brain.access")
 

@@ -11,7 +11,7 @@ from typing import Any
 from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from brain import errors
+from brain.kit import errors
 from brain.settings import Settings
 
 _AUTHORIZATION = b"authorization"

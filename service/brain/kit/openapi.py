@@ -31,7 +31,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
 from litestar.openapi.spec import Components, Contact, License, SecurityScheme
 from litestar.routes import HTTPRoute
 
-from brain import errors
+from brain.kit import errors
 
 PROBLEM_JSON = "application/problem+json"
 BEARER = "bearer"

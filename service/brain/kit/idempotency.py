@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from brain import db, errors
+from brain.kit import db, errors
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import msgspec
 
-from brain import errors
+from brain.kit import errors
 
 MAC_BYTES = 16
 MAX_PAGE_BYTES = 4 * 1024 * 1024

@@ -11,10 +11,10 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from brain import patterns
+from brain.kit import patterns
 
 if TYPE_CHECKING:
-    from brain.idempotency import Answer
+    from brain.kit.idempotency import Answer
 
 CACHE_HEADER = "X-Brain-Cache"
 

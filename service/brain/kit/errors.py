@@ -11,7 +11,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Receive, Scope, Send
 
-from brain import observe, patterns
+from brain.kit import patterns
+from brain.observability import observe
 
 log = logging.getLogger("brain.errors")
 

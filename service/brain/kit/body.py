@@ -25,7 +25,7 @@ from litestar.dto import AbstractDTO
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from brain import errors
+from brain.kit import errors
 
 MAX_DEPTH = 64
 """Nesting levels of a request body (its own object is level 1; a memory's context starts at 2)."""

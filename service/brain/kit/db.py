@@ -15,7 +15,7 @@ import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from brain import errors
+from brain.kit import errors
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 

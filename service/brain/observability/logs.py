@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from brain import tracing
+from brain.observability import tracing
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 

@@ -23,8 +23,9 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
-from brain import keys, metrics, redis_client
-from brain.redis_client import Client
+from brain.kit import keys, redis_client
+from brain.kit.redis_client import Client
+from brain.observability import metrics
 
 log = logging.getLogger("brain.cache")
 
