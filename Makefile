@@ -31,7 +31,7 @@ lint: $(STAMP) ## Ruff: lint and formatting
 	$(BIN)/ruff format --check service tests scripts grafana
 
 fuzz: $(STAMP) ## schemathesis, every check, against a real brain serve (FUZZ_SECONDS=150)
-	$(BIN)/python scripts/fuzz.py --max-time $(FUZZ_SECONDS)
+	$(BIN)/python -m scripts.fuzz --max-time $(FUZZ_SECONDS)
 
 dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashboards.py
 	$(BIN)/python grafana/dashboards.py
@@ -40,11 +40,11 @@ bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
 	$(BIN)/python scripts/bench.py
 
 load: $(STAMP) ## k6: mixed load at 1000 req/s for 60 s, then ramp to the top rate with p95 < 20 ms (BASE= TOKEN=)
-	$(BIN)/python scripts/load.py
+	$(BIN)/python -m scripts.load
 
 deploy: $(STAMP) ## Deployment checks: render the chart, checkov on it, the Terraform and the Dockerfile
 	rm -rf build/helm-rendered
-	$(BIN)/python -m tests.deploy.conftest build/helm-rendered >/dev/null
+	$(BIN)/python -m scripts.render_chart build/helm-rendered >/dev/null
 	scripts/check-deploy.sh build/helm-rendered
 
 rules: ## Alert rules: promtool checks and unit tests, runbook coverage

@@ -25,70 +25,28 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.support.service import EmbeddedService
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOAD = ROOT / "tests" / "load"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ready(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as r:  # noqa: S310
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def service(workers: int) -> Iterator[tuple[str, str]]:
     """A `brain serve` on the embedded default in a temporary data dir: (base URL, token)."""
-    tmp = Path(tempfile.mkdtemp(prefix="brain-load-"))
-    data = tmp / "data"  # created by brain serve, with the ownership PostgreSQL needs
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, BRAIN_DATA_DIR=str(data), BRAIN_LOG_LEVEL="WARNING")
-    env.pop("BRAIN_DATABASE_URL", None)
-    env.pop("BRAIN_REDIS_URL", None)
-    env.pop("BRAIN_ADMIN_TOKEN", None)
-    log = open(tmp / "serve.log", "wb")
-    cmd = [str(BIN / "brain"), "serve", "--port", str(port), "--workers", str(workers)]
-    print(f"starting {' '.join(cmd)} (BRAIN_DATA_DIR={data})", flush=True)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not ready(base):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                sys.stderr.write(Path(log.name).read_text(errors="replace")[-4000:])
-                raise SystemExit("brain serve did not become ready")
-            time.sleep(0.3)
-        token = (data / "admin_token").read_text().strip()
-        yield base, token
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with EmbeddedService(workers) as running:
+        print(
+            f"started brain serve --workers {workers} (BRAIN_DATA_DIR={running.data})", flush=True
+        )
+        yield running.url, running.token
 
 
 def settle(base: str, token: str, timeout: float = 90.0) -> None:

@@ -7,9 +7,7 @@ FLUSHALL before each test; tests that kill Redis start their own.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,10 +16,7 @@ from psycopg import sql
 
 from brain import app, embedded, migrate
 from brain.settings import Settings
-
-TOKEN = "test-admin-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-_numbers = itertools.count()
+from tests.support import api, databases
 
 
 @pytest.fixture(scope="session")
@@ -52,17 +47,9 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Red
     server.stop()
 
 
-def fresh_database(pg: embedded.Postgres) -> str:
-    """The name of a new database cloned from the migrated template."""
-    name = f"test_{next(_numbers)}"
-    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE brain").format(sql.Identifier(name)))
-    return name
-
-
 @pytest.fixture
 def database_url(pg_server: embedded.Postgres) -> Iterator[str]:
-    name = fresh_database(pg_server)
+    name = databases.fresh(pg_server)
     yield pg_server.url(name)
     with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
         conn.execute(
@@ -79,27 +66,15 @@ def redis_url(redis_server: embedded.Redis) -> str:
     return redis_server.url()
 
 
-def make_settings(database_url: str, redis_url: str | None, **changes: object) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        admin_token=TOKEN,
-        log_format="console",
-        log_level="WARNING",
-        db_pool_min=1,
-        db_pool_max=8,
-    ).replace(**changes)
-
-
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
-    return make_settings(database_url, redis_url)
+    return api.settings(database_url, redis_url)
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
     async with AsyncTestClient(app=app.create_app(settings)) as test_client:
-        test_client.headers.update(AUTH)
+        test_client.headers.update(api.AUTH)
         yield test_client
 
 
@@ -108,7 +83,3 @@ def db_conn(database_url: str) -> Iterator[psycopg.Connection]:
     """A direct connection to the test's database, to check what was (not) written."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent

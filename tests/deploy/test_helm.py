@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from tests.support.chart import (
     CHART,
     CRDS,
     GRAFANA,

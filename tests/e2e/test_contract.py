@@ -9,24 +9,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import TOKEN, repo_root
-from tests.e2e.service import Service
-from tests.e2e.test_observability import base_env
+from tests.support.api import TOKEN, repo_root
+from tests.support.service import Service
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def service(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Service]:
-    running = Service(base_env(database_url, redis_url), log=tmp_path / "serve.log").start()
-    yield running
-    assert running.stop() == 0
 
 
 def test_a_generated_client_works(service: Service, tmp_path: Path) -> None:

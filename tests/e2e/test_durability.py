@@ -9,8 +9,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import TOKEN
-from tests.e2e.service import Service
+from tests.support.api import AUTH, TOKEN
+from tests.support.service import Service
 
 WRITERS = 16
 
@@ -18,7 +18,7 @@ WRITERS = 16
 async def write_until_killed(url: str, acked: list[str], stop: asyncio.Event) -> int:
     """Concurrent writers; returns how many requests failed (in flight at the kill)."""
     failures = 0
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    headers = AUTH
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
 
         async def writer(n: int) -> None:
@@ -71,9 +71,7 @@ async def test_kill_9_during_concurrent_writes_loses_nothing_acknowledged(
 
     restarted = Service(env, workers=workers, log=tmp_path / "serve.log").start()
     try:
-        async with httpx.AsyncClient(
-            base_url=restarted.url, headers={"Authorization": f"Bearer {TOKEN}"}
-        ) as client:
+        async with httpx.AsyncClient(base_url=restarted.url, headers=AUTH) as client:
             for memory_id in acked[-50:]:
                 assert (await client.get(f"/v1/memories/{memory_id}")).status_code == 200
     finally:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from brain import embedded
-from tests.e2e.service import Service
+from tests.support.service import Service
 
 
 def embedded_env(data_dir: Path) -> dict[str, str]:

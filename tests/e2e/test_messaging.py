@@ -14,10 +14,8 @@ import psycopg
 import pytest
 
 from brain import embedded
-from tests.conftest import TOKEN, repo_root
-from tests.e2e.service import Service
-
-HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+from tests.support.api import AUTH, TOKEN, repo_root
+from tests.support.service import Service
 
 
 @pytest.fixture
@@ -29,7 +27,7 @@ async def service(
         "BRAIN_ADMIN_TOKEN": TOKEN, "BRAIN_VISIBILITY_TIMEOUT_SECONDS": "2",
     }  # fmt: skip
     running = Service(env, log=tmp_path / "serve.log").start()
-    async with httpx.AsyncClient(base_url=running.url, headers=HEADERS, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=running.url, headers=AUTH, timeout=30) as client:
         for agent in ("a", "b", "c"):
             await client.put(f"/v1/agents/{agent}", json={})
         yield running, client

@@ -9,17 +9,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import TOKEN
-from tests.e2e.service import Service
-
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def base_env(database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        "BRAIN_DATABASE_URL": database_url, "BRAIN_REDIS_URL": redis_url,
-        "BRAIN_ADMIN_TOKEN": TOKEN, "BRAIN_LOG_FORMAT": "json", "BRAIN_LOG_LEVEL": "INFO",
-    }  # fmt: skip
+from tests.support.api import AUTH, TOKEN, service_env
+from tests.support.service import Service
 
 
 def json_lines(path: Path) -> list[dict]:
@@ -36,7 +27,7 @@ def test_logs_are_json_with_request_ids_and_never_a_token(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     log = tmp_path / "serve.log"
-    env = base_env(database_url, redis_url) | {"OTEL_TRACES_EXPORTER": "console"}
+    env = service_env(database_url, redis_url) | {"OTEL_TRACES_EXPORTER": "console"}
     service = Service(env, log=log).start()
     try:
         with httpx.Client(base_url=service.url, headers=AUTH) as http:
@@ -87,7 +78,7 @@ def _span_chunks(text: str) -> list[str]:
 
 @pytest.mark.slow
 def test_exemplars_carry_trace_ids(database_url: str, redis_url: str, tmp_path: Path) -> None:
-    env = base_env(database_url, redis_url) | {"OTEL_TRACES_EXPORTER": "console"}
+    env = service_env(database_url, redis_url) | {"OTEL_TRACES_EXPORTER": "console"}
     service = Service(env, log=tmp_path / "serve.log").start()
     try:
         with httpx.Client(base_url=service.url, headers=AUTH) as http:
@@ -106,7 +97,7 @@ def test_exemplars_carry_trace_ids(database_url: str, redis_url: str, tmp_path: 
 @pytest.mark.slow
 def test_metrics_add_up_across_workers(database_url: str, redis_url: str, tmp_path: Path) -> None:
     service = Service(
-        base_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log"
+        service_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log"
     ).start()
     try:
         for _ in range(30):  # a new connection each time: both workers serve some

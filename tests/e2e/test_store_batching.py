@@ -6,28 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 
-from tests.e2e.service import Service
-from tests.e2e.test_observability import TOKEN, base_env
-
-
-@pytest.fixture
-def service(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Service]:
-    running = Service(base_env(database_url, redis_url), log=tmp_path / "serve.log").start()
-    yield running
-    assert running.stop() == 0
+from tests.support.api import AUTH
+from tests.support.service import Service
 
 
 async def post_all(service: Service, bodies: list[dict]) -> list[httpx.Response]:
-    auth = {"Authorization": f"Bearer {TOKEN}"}
     limits = httpx.Limits(max_connections=len(bodies))
-    async with httpx.AsyncClient(base_url=service.url, headers=auth, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=service.url, headers=AUTH, limits=limits) as client:
         return await asyncio.gather(*(client.post("/v1/memories", json=b) for b in bodies))
 
 
@@ -36,8 +25,7 @@ async def test_concurrent_stores_share_inserts_and_each_gets_its_own(
 ) -> None:
     """Each request is answered with its own memory; rows of one statement share its
     transaction id (xmin); the cache is retired and written through as by single stores."""
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=service.url, headers=auth) as client:
+    async with httpx.AsyncClient(base_url=service.url, headers=AUTH) as client:
         cached = await client.post("/v1/memories/query", json={"agent_id": "sales"})
         assert cached.json()["items"] == []
     bodies = [
@@ -53,7 +41,7 @@ async def test_concurrent_stores_share_inserts_and_each_gets_its_own(
     rows = db_conn.execute("SELECT id::text, xmin::text FROM memories").fetchall()
     assert sorted(r[0] for r in rows) == sorted(m["id"] for m in created)
     assert len({r[1] for r in rows}) < len(bodies), "every store had an INSERT of its own"
-    async with httpx.AsyncClient(base_url=service.url, headers=auth) as client:
+    async with httpx.AsyncClient(base_url=service.url, headers=AUTH) as client:
         page = await client.post("/v1/memories/query", json={"agent_id": "sales"})
         assert page.headers["X-Brain-Cache"] == "miss"
         assert [m["id"] for m in page.json()["items"]] == [created[-1]["id"]]

@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 from scripts.bench import connections_per_worker, service_workers
 
-from tests.conftest import repo_root
-from tests.e2e.service import Service
-from tests.e2e.test_observability import base_env
+from tests.support.api import repo_root, service_env
+from tests.support.service import Service
 
 CONNECTIONS = 32
 
@@ -67,7 +66,7 @@ def wait_dead(pid: int) -> None:
 def test_connections_spread_over_workers(database_url: str, redis_url: str, tmp_path: Path) -> None:
     """A burst of new connections lands on every worker; with one shared listening socket, the
     first worker to wake took all of them."""
-    service = Service(base_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log")
+    service = Service(service_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log")
     service.start()
     try:
         assert service.process is not None
@@ -86,7 +85,7 @@ def test_worker_killed_is_replaced_and_no_connection_waits(
 ) -> None:
     """kill -9 of a worker closes its socket with it: from then on new connections go to the
     others, and the worker uvicorn starts in its place listens on a socket of its own."""
-    service = Service(base_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log")
+    service = Service(service_env(database_url, redis_url), workers=2, log=tmp_path / "serve.log")
     service.start()
     try:
         assert service.process is not None
@@ -118,10 +117,10 @@ def test_port_in_use_fails_before_workers_start(
 ) -> None:
     """A port taken by anyone, a second `brain serve` with SO_REUSEPORT sockets included, is an
     error: the second service does not join the first's socket group."""
-    first = Service(base_env(database_url, redis_url), workers=2, log=tmp_path / "first.log")
+    first = Service(service_env(database_url, redis_url), workers=2, log=tmp_path / "first.log")
     first.start()
     try:
-        env = {**os.environ, "BRAIN_LOG_FORMAT": "console", **base_env(database_url, redis_url)}
+        env = {**os.environ, "BRAIN_LOG_FORMAT": "console", **service_env(database_url, redis_url)}
         second = subprocess.run(
             [sys.executable, "-m", "brain", "serve", "--port", str(first.port), "--workers", "2"],
             env=env, cwd=repo_root(), capture_output=True, text=True, timeout=60,

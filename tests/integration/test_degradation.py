@@ -10,7 +10,8 @@ from litestar.testing import AsyncTestClient
 
 from brain import app, embedded, migrate
 from brain.kit import db
-from tests.conftest import AUTH, make_settings
+from tests.support.api import AUTH
+from tests.support.api import settings as make_settings
 
 
 async def store(client: AsyncTestClient, note: str) -> dict:

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from brain import app
 from brain.settings import Settings
-from tests.conftest import AUTH
+from tests.support.api import AUTH
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from brain.kit import db
 from brain.messaging import repository
 from brain.messaging.relay import Relay
 from brain.messaging.streams import Streams
-from tests.conftest import AUTH, make_settings
+from tests.support.api import AUTH
+from tests.support.api import settings as make_settings
 
 
 @pytest.fixture

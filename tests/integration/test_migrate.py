@@ -14,7 +14,7 @@ import redis
 
 from brain import embedded, migrate
 from brain.kit import keys
-from tests.conftest import repo_root
+from tests.support.api import repo_root
 
 
 @pytest.fixture

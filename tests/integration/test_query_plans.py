@@ -21,9 +21,9 @@ ROWS = 100_000
 
 @pytest.fixture(scope="module")
 def loaded(pg_server) -> Any:
-    from tests.conftest import fresh_database
+    from tests.support import databases
 
-    name = fresh_database(pg_server)
+    name = databases.fresh(pg_server)
     url = pg_server.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(

