@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import msgspec
@@ -14,20 +14,25 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from brain import admin, health
-from brain.admin import AdminService
-from brain.agents import routes as agent_routes
-from brain.agents.service import AgentService
-from brain.kit import auth, body, cache, db, errors, http, openapi, pagination, redis_client
-from brain.memory import routes as memory_routes
-from brain.memory.service import MemoryService
-from brain.messaging import routes as message_routes
-from brain.messaging.relay import Relay
-from brain.messaging.service import MessageService
-from brain.messaging.streams import Streams
+from brain import admin, agents, health, memory, messaging
+from brain.kit import (
+    areas,
+    auth,
+    background,
+    body,
+    cache,
+    db,
+    errors,
+    http,
+    openapi,
+    pagination,
+    redis_client,
+)  # fmt: skip
 from brain.observability import logs, metrics, observe, tracing
 from brain.settings import Settings
 
+AREAS = (agents.AREA, memory.AREA, messaging.AREA, admin.AREA)
+"""The areas, in the order their data depends on each other (admin's clear erases in reverse)."""
 BODY_OVERHEAD = 64 * 1024  # room for the fields around the largest context
 BLOCKING_READ_TIMEOUT = 10.0
 SAMPLE_SECONDS = 5.0  # longer than any block a long poll issues (messaging.service)
@@ -57,72 +62,98 @@ async def _open_database(
     return db.Database(pool, replica)
 
 
-def _lifespan(
-    settings: Settings,
-    pool: psycopg_pool.AsyncConnectionPool | None,
-    client: redis_client.Client | None,
-    run_relay: bool,
-    serving: bool,
+def _database(
+    settings: Settings, pool: psycopg_pool.AsyncConnectionPool | None
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """Open pools and clients on start-up, close them on shutdown (nothing at import time)."""
+    """PostgreSQL: the pools, open while the app runs (`app.state.db`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            database = await _open_database(settings, pool, stack)
-            redis, streams, blocking = client, None, None
+            app.state.db = await _open_database(settings, pool, stack)
+            yield
+
+    return lifespan
+
+
+def _redis(
+    settings: Settings, client: redis_client.Client | None, serving: bool
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """Redis: a client for quick calls and one for blocking reads, and the cache over them
+    (`app.state.redis`, `.blocking`, `.cache`); without BRAIN_REDIS_URL, none."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            redis, blocking = client, None
             if settings.redis_url:
                 if redis is None:
                     redis = redis_client.connect(settings)
                     stack.push_async_callback(redis.aclose)
                 blocking = redis_client.connect(settings, read_timeout=BLOCKING_READ_TIMEOUT)
                 stack.push_async_callback(blocking.aclose)
-                streams = Streams(
-                    redis, blocking, settings.visibility_timeout_seconds * 1000,
-                    settings.message_retention_seconds * 1000,
-                )  # fmt: skip
             memo = cache.Cache(redis, settings.cache_ttl_seconds)
             if serving:  # a one-shot command (brain cleanup) must not retire the whole cache
                 await memo.start(settings.workspace)
+            app.state.update(redis=redis, blocking=blocking, cache=memo)
+            yield
 
-            cursors = pagination.Cursors((settings.admin_token or "").encode())
-            agents = AgentService(database, settings.max_context_bytes)
-            memories = MemoryService(database, memo, settings.max_context_bytes, cursors)
-            messages = MessageService(
-                database, streams, settings.max_context_bytes, settings.message_history_seconds,
-                cursors,
-            )  # fmt: skip
-            app.state.update(
-                db=database, cache=memo, agents=agents, memories=memories, messages=messages,
-                admin=AdminService(database, memo, agents, memories, messages),
-            )  # fmt: skip
+    return lifespan
 
-            # Background tasks end on `stop`: a cancellation alone can be swallowed by a driver
-            # in the middle of a call, which would leave shutdown waiting forever.
-            stop = asyncio.Event()
-            tasks = []
-            if serving:
-                tasks.append(
-                    asyncio.create_task(memo.watch(settings.workspace, stop), name="watch")
-                )
-                tasks.append(
-                    asyncio.create_task(_sample(database, redis, blocking, stop), name="sample")
-                )
-            if serving and streams is not None:
-                tasks.append(asyncio.create_task(messages.mark_appended(stop), name="mark"))
-            if serving and streams is not None and run_relay:
-                relay = Relay(
-                    database, streams, settings.workspace, settings.message_retention_seconds
-                )
-                tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
-            try:
-                yield
-            finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                await messages.flush_appended()
+
+def _areas(
+    settings: Settings, serving: bool, run_relay: bool
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """Each area's service, built from what the lifespans before opened
+    (`app.state.services[area.name]`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        resources = areas.Resources(
+            settings=settings, db=state.db, redis=state.redis, blocking=state.blocking,
+            cache=state.cache, cursors=pagination.Cursors((settings.admin_token or "").encode()),
+            serving=serving, run_relay=run_relay,
+        )  # fmt: skip
+        services = {}
+        for area in AREAS:
+            service = area.build(resources)
+            services[area.name] = service
+            if isinstance(service, areas.WorkspaceData):
+                resources.data.append(service)
+        state.services = services
+        yield
+
+    return lifespan
+
+
+def _background(
+    settings: Settings, serving: bool
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """While serving: the cache's probe, the pool gauges, and each area's background work; at
+    shutdown each ends on `stop` (kit.background), then the areas drain."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        busy = [s for s in state.services.values() if isinstance(s, areas.Background)]
+        stop = asyncio.Event()
+        jobs: list[Coroutine[Any, Any, None]] = []
+        if serving:
+            jobs.append(state.cache.watch(settings.workspace, stop))
+            jobs.append(_sample(state.db, state.redis, state.blocking, stop))
+            for service in busy:
+                jobs.extend(service.background(stop))
+        tasks = [asyncio.create_task(job) for job in jobs]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for service in busy:
+                await service.drain()
 
     return lifespan
 
@@ -142,7 +173,8 @@ async def _sample(
     stop: asyncio.Event,
 ) -> None:
     """Background task: pool and client gauges, every few seconds."""
-    while not stop.is_set():
+
+    async def tick() -> None:
         metrics.sample_db_pool("primary", database.primary)
         metrics.sample_write_slots(database.writes_waiting)
         if database.replica is not database.primary:
@@ -151,26 +183,19 @@ async def _sample(
             counts = redis_client.pool_counts(client) if client is not None else None
             if counts is not None:
                 metrics.sample_redis_pool(name, *counts)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
+
+    await background.every(SAMPLE_SECONDS, stop, tick)
 
 
-# A handler's independent dependencies are resolved in an anyio task group, one per request;
-# each service provider takes the workspace so that Litestar resolves them one after the other.
-def _agents(state: State, workspace: auth.Workspace) -> AgentService:
-    return state.agents  # type: ignore[no-any-return]
+def _provider(name: str) -> Provide:
+    """The dependency `name` of the handlers: that area's service. It takes the workspace so
+    that Litestar resolves it after the workspace (a handler's independent dependencies are
+    resolved in an anyio task group, one per request)."""
 
+    def provide(state: State, workspace: auth.Workspace) -> Any:
+        return state.services[name]
 
-def _memories(state: State, workspace: auth.Workspace) -> MemoryService:
-    return state.memories  # type: ignore[no-any-return]
-
-
-def _messages(state: State, workspace: auth.Workspace) -> MessageService:
-    return state.messages  # type: ignore[no-any-return]
-
-
-def _admin(state: State, workspace: auth.Workspace) -> AdminService:
-    return state.admin  # type: ignore[no-any-return]
+    return Provide(provide, sync_to_thread=False)
 
 
 def create_app(
@@ -188,26 +213,23 @@ def create_app(
     traced = tracing.configure(settings.tracing_exporter)
     api = Router(
         "/v1",
-        route_handlers=[
-            agent_routes.router,
-            memory_routes.router,
-            message_routes.router,
-            admin.router,
-        ],
+        route_handlers=[area.router for area in AREAS],
         middleware=[auth.middleware(settings)],
         dto=body.StrictJSON[msgspec.Struct],
         return_dto=None,
         dependencies={
             "workspace": Provide(auth.workspace, sync_to_thread=False),
-            "agents": Provide(_agents, sync_to_thread=False),
-            "memories": Provide(_memories, sync_to_thread=False),
-            "messages": Provide(_messages, sync_to_thread=False),
-            "admin": Provide(_admin, sync_to_thread=False),
+            **{area.name: _provider(area.name) for area in AREAS},
         },
     )
     return Litestar(
         route_handlers=[api, health.router, metrics_endpoint],
-        lifespan=[_lifespan(settings, pool, redis, run_relay, serving)],
+        lifespan=[
+            _database(settings, pool),
+            _redis(settings, redis, serving),
+            _areas(settings, serving, run_relay),
+            _background(settings, serving),
+        ],
         exception_handlers=errors.HANDLERS,
         middleware=[tracing.asgi_middleware, observe.middleware, http.options]
         if traced

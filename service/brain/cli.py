@@ -14,9 +14,8 @@ import tempfile
 from collections.abc import Sequence
 
 from brain import embedded, migrate, workers
-from brain.kit import errors
 from brain.observability import logs
-from brain.settings import Settings
+from brain.settings import ConfigError, Settings
 
 
 def _say(message: str) -> None:
@@ -26,7 +25,7 @@ def _say(message: str) -> None:
 def _settings() -> Settings:
     try:
         return Settings.from_env()
-    except errors.ConfigError as exc:
+    except ConfigError as exc:
         _say(f"brain: {exc}")
         raise SystemExit(2) from None
 
@@ -175,7 +174,7 @@ def cleanup(_: argparse.Namespace) -> int:
     async def once() -> dict[str, int]:
         application = app.create_app(settings, serving=False)
         async with application.lifespan():
-            return await application.state.admin.cleanup(settings.workspace)  # type: ignore[no-any-return]
+            return await application.state.services["admin"].cleanup(settings.workspace)  # type: ignore[no-any-return]
 
     try:
         print(json.dumps(asyncio.run(once())))

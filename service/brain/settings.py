@@ -7,7 +7,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from brain.kit import errors
+
+class ConfigError(Exception):
+    """The configuration is invalid."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read `BRAIN_*` variables; raise `errors.ConfigError` naming a bad one."""
+        """Read `BRAIN_*` variables; raise `ConfigError` naming a bad one."""
         env = os.environ if env is None else env
 
         def text(name: str) -> str | None:
@@ -72,27 +74,23 @@ class Settings:
             try:
                 value = int(raw)
             except ValueError:
-                raise errors.ConfigError(f"{name} must be an integer, got {raw!r}") from None
+                raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
             if value < minimum:
-                raise errors.ConfigError(f"{name} must be >= {minimum}, got {value}")
+                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
             return value
 
         def flag(name: str) -> bool:
             raw = (text(name) or "false").lower()
             if raw not in {"true", "false", "1", "0", "yes", "no"}:
-                raise errors.ConfigError(f"{name} must be true or false, got {raw!r}")
+                raise ConfigError(f"{name} must be true or false, got {raw!r}")
             return raw in {"true", "1", "yes"}
 
         log_format = (text("BRAIN_LOG_FORMAT") or "json").lower()
         if log_format not in {"json", "console"}:
-            raise errors.ConfigError(
-                f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}"
-            )
+            raise ConfigError(f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}")
         redis_url = text("BRAIN_REDIS_URL")
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise errors.ConfigError(
-                "BRAIN_REDIS_URL must start with redis://, rediss:// or unix://"
-            )
+            raise ConfigError("BRAIN_REDIS_URL must start with redis://, rediss:// or unix://")
         tracing = None
         if (text("OTEL_SDK_DISABLED") or "false").lower() != "true":
             exporter = (text("OTEL_TRACES_EXPORTER") or "").lower()
@@ -104,7 +102,7 @@ class Settings:
             elif not exporter and endpoint:
                 tracing = "otlp"
             elif exporter not in {"", "none"}:
-                raise errors.ConfigError(f"OTEL_TRACES_EXPORTER {exporter!r} is not supported")
+                raise ConfigError(f"OTEL_TRACES_EXPORTER {exporter!r} is not supported")
         reads = tuple(
             u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
         )

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from brain.kit import errors
-from brain.settings import Settings
+from brain.settings import ConfigError, Settings
 
 
 def test_defaults() -> None:
@@ -50,7 +49,7 @@ def test_every_variable() -> None:
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
-    with pytest.raises(errors.ConfigError, match=name):
+    with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
 
 
@@ -70,5 +69,5 @@ def test_tracing_follows_the_otel_variables(env: dict[str, str], exporter: str |
 
 
 def test_unknown_trace_exporter_is_refused() -> None:
-    with pytest.raises(errors.ConfigError, match="OTEL_TRACES_EXPORTER"):
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER"):
         Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})

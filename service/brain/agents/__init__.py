@@ -1,1 +1,14 @@
-"""The agent registry."""
+"""The agent registry: who the agents of a workspace are."""
+
+from __future__ import annotations
+
+from brain.agents import routes
+from brain.agents.service import AgentService
+from brain.kit.areas import Area, Resources
+
+
+def build(resources: Resources) -> AgentService:
+    return AgentService(resources.db, resources.settings.max_context_bytes)
+
+
+AREA = Area("agents", routes.router, build)

@@ -8,6 +8,8 @@ from brain.kit import db, errors, fields, http
 
 
 class AgentService:
+    key = "agents"  # kit.areas.WorkspaceData
+
     def __init__(self, database: db.Database, max_metadata_bytes: int) -> None:
         self.db = database
         self.max_metadata_bytes = max_metadata_bytes
@@ -49,5 +51,14 @@ class AgentService:
         if not await repository.delete(self.db, workspace, fields.agent_id(agent_id)):
             raise errors.NotFound(f"agent {agent_id} is not registered")
 
-    async def count(self, workspace: str) -> int:
+    # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
+
+    async def counts(self, workspace: str) -> int:
+        """Registered agents."""
         return await repository.count(self.db, workspace)
+
+    async def cleanup(self, workspace: str) -> dict[str, int]:
+        return {}  # registrations do not expire
+
+    async def erase(self, conn: db.Conn, workspace: str) -> None:
+        await repository.delete_all(conn, workspace)

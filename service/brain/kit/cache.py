@@ -15,7 +15,6 @@ Redis answers again the epoch is bumped before the cache is used, which retires 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -23,7 +22,7 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
-from brain.kit import keys, redis_client
+from brain.kit import background, keys, redis_client
 from brain.kit.redis_client import Client
 from brain.observability import metrics
 
@@ -123,12 +122,13 @@ class Cache:
 
     async def watch(self, workspace: str, stop: asyncio.Event) -> None:
         """Background task until `stop`: probe Redis while it is down, so that recovery (and its
-        epoch bump) needs no traffic."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+        epoch bump) needs no traffic; add this process's lookups to the shared counters."""
+
+        async def tick() -> None:
             if await self._usable(workspace):
                 await self._flush_counts(workspace)
+
+        await background.every(RETRY_SECONDS, stop, tick, last=True)
 
     async def _flush_counts(self, workspace: str) -> None:
         """Add this process's lookups and misses to the workspace's shared counters."""

@@ -19,10 +19,6 @@ log = logging.getLogger("brain.errors")
 PROBLEM_JSON = "application/problem+json"
 
 
-class ConfigError(Exception):
-    """The configuration is invalid."""
-
-
 TITLES = {
     400: "Malformed request",
     401: "Unauthorized",

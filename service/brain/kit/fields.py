@@ -21,6 +21,8 @@ MAX_PAGE = 500
 MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 MAX_TEXT_CHARS = 1000
 MAX_AGENT_FILTER = 100
+STATS_TOP_AGENTS = 1000
+"""`/v1/stats` counts memories per agent for this many agents (those with most)."""
 
 
 AgentId = Annotated[

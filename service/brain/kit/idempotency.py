@@ -81,3 +81,12 @@ async def run(
     if bytes(row["request_hash"]) != request_hash:
         raise errors.Conflict(f"{HEADER} was already used with a different request", field=HEADER)
     return Answer(row["status"], bytes(row["response"]), replayed=True)
+
+
+async def forget_older_than(conn: db.Conn, workspace: str, seconds: int = KEEP_SECONDS) -> None:
+    """Forget the keys older than `seconds` (`brain cleanup`: a day)."""
+    await conn.execute(SQL["forget_older_than"], {"workspace": workspace, "seconds": seconds})
+
+
+async def forget_all(conn: db.Conn, workspace: str) -> None:
+    await conn.execute(SQL["forget_all"], {"workspace": workspace})

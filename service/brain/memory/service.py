@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -15,7 +16,6 @@ from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
 from brain.observability import metrics
 
 Page = tuple[bytes, cache.Outcome]
-STATS_TOP_AGENTS = 1000
 STORES_IN_FLIGHT = 1
 """Stores without an Idempotency-Key: INSERTs running at once per process and workspace; what
 arrives meanwhile goes in the next one, together (`batching`)."""
@@ -114,6 +114,8 @@ class QueryPlan:
 
 
 class MemoryService:
+    key = "memories"  # kit.areas.WorkspaceData
+
     def __init__(
         self,
         database: db.Database,
@@ -285,11 +287,18 @@ class MemoryService:
         """An agent's memories, newest first: the query with only that agent as filter."""
         return await self.query(workspace, QueryIn(agent_id=agent_id, limit=limit, cursor=cursor))
 
+    # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
+
     async def counts(self, workspace: str) -> dict[str, Any]:
-        """Live memories: the total, and per agent for the STATS_TOP_AGENTS agents with most."""
-        total, rows = await repository.counts(self.db, workspace, STATS_TOP_AGENTS)
+        """Live memories: the total, and per agent for the `fields.STATS_TOP_AGENTS` with most."""
+        total, rows = await repository.counts(self.db, workspace, fields.STATS_TOP_AGENTS)
         return {"total": total, "by_agent": {r["agent_id"]: r["memories"] for r in rows}}
 
-    async def cleanup(self, workspace: str) -> int:
+    async def cleanup(self, workspace: str) -> dict[str, int]:
         """Delete expired rows (already invisible, so nothing cached changes)."""
-        return await repository.delete_expired(self.db, workspace)
+        return {"expired_memories_deleted": await repository.delete_expired(self.db, workspace)}
+
+    async def erase(self, conn: db.Conn, workspace: str) -> Callable[[], Awaitable[None]]:
+        """Delete every memory; once that commits, retire every cache entry of the workspace."""
+        await repository.delete_all(conn, workspace)
+        return lambda: self.cache.invalidate_all(workspace)

@@ -12,14 +12,13 @@ what is still there is not duplicated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
-from brain.kit import db, errors, keys
+from brain.kit import background, db, errors, keys
 from brain.messaging import repository
 from brain.messaging.service import now_ms
 from brain.messaging.streams import Streams, outgoing
@@ -44,13 +43,14 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: check for Redis data loss, drain the outbox; errors wait a round."""
-        while not stop.is_set():
+
+        async def round_() -> None:
             try:
                 await self.once()
             except (errors.Unavailable, RedisError) as exc:
                 log.debug("relay round skipped: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), INTERVAL_SECONDS)
+
+        await background.every(INTERVAL_SECONDS, stop, round_)
 
     async def once(self, grace: float = GRACE_SECONDS) -> int:
         """One round; returns how many deliveries it appended."""

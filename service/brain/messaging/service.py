@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from redis.exceptions import RedisError
 
-from brain.kit import db, errors, fields, http, idempotency, keys, pagination
+from brain.kit import background, db, errors, fields, http, idempotency, pagination
 from brain.messaging import repository
 from brain.messaging.schemas import BroadcastIn, ShareIn
 from brain.messaging.streams import PRIORITIES, Delivery, Streams, outgoing
 from brain.observability import metrics
+
+if TYPE_CHECKING:
+    from brain.messaging.relay import Relay
 
 log = logging.getLogger("brain.messaging")
 
@@ -55,6 +57,8 @@ def _unavailable() -> errors.Unavailable:
 
 
 class MessageService:
+    key = "messages"  # kit.areas.WorkspaceData
+
     def __init__(
         self,
         database: db.Database,
@@ -62,9 +66,11 @@ class MessageService:
         max_context_bytes: int,
         history_seconds: int,
         cursors: pagination.Cursors,
+        relay: Relay | None = None,
     ) -> None:
         self.db = database
         self.streams = streams
+        self.relay = relay
         self.max_context_bytes = max_context_bytes
         self.cursors = cursors
         self.history_window = dt.timedelta(seconds=history_seconds)
@@ -157,13 +163,23 @@ class MessageService:
                     {"workspace": workspace, "agent_id": agent, "message_id": message["id"]}
                 )
 
+    def background(self, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        """While serving with Redis: marking what was appended, and the relay (kit.areas)."""
+        if self.streams is None:
+            return []
+        tasks = [self.mark_appended(stop)]
+        if self.relay is not None:
+            tasks.append(self.relay.run(stop))
+        return tasks
+
+    async def drain(self) -> None:
+        """Mark what was appended since the last mark (at shutdown)."""
+        await self.flush_appended()
+
     async def mark_appended(self, stop: asyncio.Event) -> None:
         """Background task: take the deliveries the share path appended out of the outbox, in
         one UPDATE every MARK_INTERVAL_SECONDS, so that the relay only sees real leftovers."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), MARK_INTERVAL_SECONDS)
-            await self.flush_appended()
+        await background.every(MARK_INTERVAL_SECONDS, stop, self.flush_appended)
 
     async def flush_appended(self) -> None:
         rows, self._appended = self._appended, []
@@ -316,11 +332,14 @@ class MessageService:
 
     # -- administration ---------------------------------------------------------------------------
 
+    # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
+
     async def counts(self, workspace: str) -> dict[str, int]:
+        """Messages, unacknowledged deliveries, and the outbox backlog."""
         return await repository.counts(self.db, workspace)
 
-    async def cleanup(self, workspace: str) -> tuple[int, int]:
-        """Trim the streams to the retention and prune the history; returns (trimmed, pruned)."""
+    async def cleanup(self, workspace: str) -> dict[str, int]:
+        """Trim the streams to the retention and prune the history past its window."""
         trimmed = 0
         if self.streams is not None:
             at = now_ms()
@@ -331,17 +350,19 @@ class MessageService:
                 self.outage.failed(exc, "trimming")
                 raise _unavailable() from exc
         pruned = await repository.prune(self.db, workspace, self.history_window)
-        return trimmed, pruned
+        return {"messages_trimmed": trimmed, "messages_pruned": pruned}
+
+    async def erase(self, conn: db.Conn, workspace: str) -> Callable[[], Awaitable[None]]:
+        """Delete every message and delivery; once that commits, the agents' streams."""
+        agents = await repository.stream_agents(self.db, workspace)
+        await repository.delete_all(conn, workspace)
+        return lambda: self.forget_streams(workspace, agents)
 
     async def forget_streams(self, workspace: str, agents: Sequence[str]) -> None:
         """Delete the agents' streams (clear); best effort, as the data is gone from PostgreSQL."""
         if self.streams is None:
             return
         try:
-            for agent in agents:
-                await self.streams.client.delete(
-                    keys.message_index(workspace, agent),
-                    *(keys.message_stream(workspace, agent, p) for p in range(4)),
-                )
+            await self.streams.forget(workspace, agents)
         except RedisError as exc:
             log.warning("could not delete streams on clear: %s", exc)

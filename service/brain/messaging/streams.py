@@ -285,6 +285,11 @@ class Streams:
                 total += int(result.get("pending", 0))
         return total
 
+    async def forget(self, workspace: str, agents: Sequence[str]) -> None:
+        """Delete the agents' streams and their index (their messages are gone from PostgreSQL)."""
+        for agent in agents:
+            await self.client.delete(*_agent_keys(workspace, agent, range(len(PRIORITIES))))
+
     async def trim(self, workspace: str, agent_id: str, now_ms: int) -> int:
         """Drop entries older than the retention; returns how many."""
         agent_keys = _agent_keys(workspace, agent_id, READ_ORDER)

@@ -1,0 +1,75 @@
+"""Request and response bodies of the admin routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from brain.kit import fields
+
+CONFIRMATION = "delete all data"
+
+
+class ClearIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The confirmation that every agent, memory and message of the workspace is to go."""
+
+    confirm: Annotated[
+        Literal["delete all data"], msgspec.Meta(description=f"must be {CONFIRMATION!r}")
+    ]
+
+    example: ClassVar[dict[str, str]] = {"confirm": CONFIRMATION}
+
+
+class MemoryCounts(msgspec.Struct):
+    total: int
+    by_agent: Annotated[
+        dict[str, int], msgspec.Meta(description=f"the {fields.STATS_TOP_AGENTS} agents with most")
+    ]
+
+
+class MessageCounts(msgspec.Struct):
+    total: int
+    unacknowledged: int
+    outbox_backlog: Annotated[
+        int, msgspec.Meta(description="deliveries committed but not yet on a Redis stream")
+    ]
+
+
+class CacheCounts(msgspec.Struct):
+    """Lookups across every service process; null while Redis is unavailable."""
+
+    available: bool
+    hits: int | None
+    misses: int | None
+    hit_rate: float | None
+
+
+class Stats(msgspec.Struct):
+    """Counts of the workspace."""
+
+    agents: int
+    memories: MemoryCounts
+    messages: MessageCounts
+    cache: CacheCounts
+
+    example: ClassVar[dict[str, Any]] = {
+        "agents": 3,
+        "memories": {"total": 1250, "by_agent": {"sales": 700, "research": 550}},
+        "messages": {"total": 310, "unacknowledged": 4, "outbox_backlog": 0},
+        "cache": {"available": True, "hits": 8812, "misses": 1170, "hit_rate": 0.8828},
+    }
+
+
+class Cleanup(msgspec.Struct):
+    """What a cleanup deleted."""
+
+    expired_memories_deleted: int
+    messages_trimmed: int
+    messages_pruned: int
+
+    example: ClassVar[dict[str, int]] = {
+        "expired_memories_deleted": 42,
+        "messages_trimmed": 17,
+        "messages_pruned": 0,
+    }
