@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 150
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench load fuzz dashboards rules deploy clean
+.PHONY: help install run test lint format typecheck bench load fuzz dashboards rules deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,9 +26,17 @@ run: $(STAMP) ## Serve on the embedded default (PORT=8080 HOST=127.0.0.1 WORKERS
 test: $(STAMP) ## Run the whole test suite (starts its own PostgreSQL and Redis)
 	$(BIN)/pytest
 
-lint: $(STAMP) ## Ruff: lint and formatting
+lint: $(STAMP) typecheck ## Ruff (lint, formatting), the import rules of ARCHITECTURE.md, mypy
 	$(BIN)/ruff check service tests scripts grafana
 	$(BIN)/ruff format --check service tests scripts grafana
+	$(BIN)/lint-imports
+
+format: $(STAMP) ## Ruff: fix what it can and format the code
+	$(BIN)/ruff check --fix service tests scripts grafana
+	$(BIN)/ruff format service tests scripts grafana
+
+typecheck: $(STAMP) ## mypy --strict on the service
+	$(BIN)/mypy
 
 fuzz: $(STAMP) ## schemathesis, every check, against a real brain serve (FUZZ_SECONDS=150)
 	$(BIN)/python -m scripts.fuzz --max-time $(FUZZ_SECONDS)

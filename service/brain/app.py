@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import msgspec
-import psycopg_pool
 from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -40,7 +39,7 @@ SAMPLE_SECONDS = 5.0  # longer than any block a long poll issues (messaging.serv
 
 async def _open_database(
     settings: Settings,
-    pool: psycopg_pool.AsyncConnectionPool | None,
+    pool: db.Pool | None,
     stack: contextlib.AsyncExitStack,
 ) -> db.Database:
     if pool is None:
@@ -63,7 +62,7 @@ async def _open_database(
 
 
 def _database(
-    settings: Settings, pool: psycopg_pool.AsyncConnectionPool | None
+    settings: Settings, pool: db.Pool | None
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """PostgreSQL: the pools, open while the app runs (`app.state.db`)."""
 
@@ -201,7 +200,7 @@ def _provider(name: str) -> Provide:
 def create_app(
     settings: Settings,
     *,
-    pool: psycopg_pool.AsyncConnectionPool | None = None,
+    pool: db.Pool | None = None,
     redis: redis_client.Client | None = None,
     run_relay: bool = True,
     serving: bool = True,

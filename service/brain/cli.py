@@ -12,10 +12,14 @@ import signal
 import sys
 import tempfile
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from brain import embedded, migrate, workers
 from brain.observability import logs
 from brain.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 def _say(message: str) -> None:
@@ -60,7 +64,7 @@ def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
         raise migrate.MigrationError(f"the database lacks migrations {names}: run `brain migrate`")
 
 
-def worker_app():
+def worker_app() -> Litestar:
     """Factory for worker processes: they end when `brain serve` ends, even by `kill -9`."""
     if sys.platform == "linux":
         pr_set_pdeathsig = 1
@@ -174,7 +178,10 @@ def cleanup(_: argparse.Namespace) -> int:
     async def once() -> dict[str, int]:
         application = app.create_app(settings, serving=False)
         async with application.lifespan():
-            return await application.state.services["admin"].cleanup(settings.workspace)  # type: ignore[no-any-return]
+            deleted: dict[str, int] = await application.state.services["admin"].cleanup(
+                settings.workspace
+            )
+            return deleted
 
     try:
         print(json.dumps(asyncio.run(once())))

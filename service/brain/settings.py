@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(Exception):
@@ -126,6 +127,6 @@ class Settings:
             metrics_multiprocess_dir=text("PROMETHEUS_MULTIPROC_DIR"),
         )
 
-    def replace(self, **changes: object) -> Settings:
+    def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (used when the embedded servers fill in URLs)."""
         return dataclasses.replace(self, **changes)

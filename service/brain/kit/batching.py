@@ -71,6 +71,6 @@ class Coalescer(Generic[T, R]):
                 else:
                     future.set_result(result)
         finally:
-            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._running.discard(asyncio.current_task())
             if self._waiting:
                 self._start()

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
@@ -81,7 +81,7 @@ class Cache:
         if self.client is None or time.monotonic() < self._retry_at:
             return False
         async with self._recover_lock:
-            if not self._down:
+            if not self._still_down():  # another task recovered it while this one waited
                 return True
             try:
                 # No MULTI: redis-py's cluster client runs it in a thread with another loop.
@@ -98,6 +98,9 @@ class Cache:
             if not quiet:
                 log.warning("redis answers again, cache epoch bumped and cache in use")
             return True
+
+    def _still_down(self) -> bool:
+        return self._down
 
     async def start(self, workspace: str) -> None:
         """At process start: retire entries that a crashed process may have left stale."""
@@ -250,9 +253,9 @@ class Cache:
         taken before the write."""
         now = time.time()
         fills = []
-        for memory_id, body, expires in written if token is not None else ():
+        for memory_id, body, expires in written:
             ttl = self.ttl_for([expires], now)
-            if ttl > 0:
+            if token is not None and ttl > 0:
                 fills.append((keys.memory(workspace, memory_id), token + _SEP + body, ttl))
         fields = ["all", *(f"a:{a}" for a in sorted(set(agent_ids)))]
         await self._bump(workspace, fields, fills)
@@ -273,7 +276,7 @@ class Cache:
             return  # the epoch is bumped when Redis answers again
         gens = keys.generations(workspace)
         try:
-            commands = [("HINCRBY", gens, field, 1) for field in fields]
+            commands: list[tuple[Any, ...]] = [("HINCRBY", gens, field, 1) for field in fields]
             commands += [("SET", key, value, "PX", ttl_ms) for key, value, ttl_ms in fills]
             await redis_client.pipeline(self.client, commands)
         except RedisError as exc:

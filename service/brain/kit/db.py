@@ -8,7 +8,7 @@ import re
 import select
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, LiteralString, cast
+from typing import Any, LiteralString
 
 import psycopg
 import psycopg_pool
@@ -18,6 +18,8 @@ from psycopg.rows import dict_row
 from brain.kit import errors
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
+Pool = psycopg_pool.AsyncConnectionPool[Conn]
+"""A pool of autocommit connections whose rows are dicts."""
 
 # `prepare=` for statements with optional filters (`%(x)s IS NULL OR ...`): never prepared, so
 # PostgreSQL plans each execution with its real parameters, the filters that are not given fold
@@ -39,13 +41,11 @@ def load_queries(path: Path) -> dict[str, LiteralString]:
         body = text[mark.end() : nxt.start() if nxt else len(text)].strip()
         if mark["name"] in queries:
             raise ValueError(f"{path}: query {mark['name']!r} defined twice")
-        queries[mark["name"]] = cast(LiteralString, body)
+        queries[mark["name"]] = body  # a file of the package: literal, never input
     return queries
 
 
-def pool(
-    conninfo: str, *, min_size: int, max_size: int, name: str
-) -> psycopg_pool.AsyncConnectionPool:
+def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
     """A closed pool of autocommit, dict-row connections; the caller opens it."""
 
     async def configure(conn: Conn) -> None:
@@ -75,8 +75,9 @@ def pool(
                 task.add_done_callback(sweeps.discard)
             raise
 
-    created = psycopg_pool.AsyncConnectionPool(
+    created: Pool = psycopg_pool.AsyncConnectionPool(
         conninfo,
+        connection_class=Conn,
         min_size=min_size,
         max_size=max_size,
         open=False,
@@ -106,8 +107,8 @@ class Database:
 
     def __init__(
         self,
-        primary: psycopg_pool.AsyncConnectionPool,
-        replica: psycopg_pool.AsyncConnectionPool | None = None,
+        primary: Pool,
+        replica: Pool | None = None,
     ) -> None:
         self.primary = primary
         self.replica = replica or primary

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import Receive, Scope, Send
+from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
 
 from brain.kit import patterns
 from brain.observability import observe
@@ -178,6 +178,10 @@ _TYPES = {
     "datetime": "an RFC 3339 date-time with a UTC offset",
     "uuid": "a UUID",
 }
+_RULES = {repr(pattern)[1:-1]: rule for pattern, rule in patterns.RULES.items()}
+"""msgspec quotes a pattern with repr()."""
+
+
 _EXPLAINED: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`"), None),
     (
@@ -213,10 +217,6 @@ _EXPLAINED: list[tuple[re.Pattern[str], Any]] = [
         lambda m: "is a number beyond what can be stored (about ±1.8e308, 4300 digits)",
     ),
 ]
-
-
-_RULES = {repr(pattern)[1:-1]: rule for pattern, rule in patterns.RULES.items()}
-"""msgspec quotes a pattern with repr()."""
 
 
 def _kind(names: str) -> str:
@@ -330,7 +330,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
     return problem(500, title(500), "An unexpected error occurred", request.url.path)
 
 
-HANDLERS = {
+HANDLERS: ExceptionHandlersMap = {
     BrainError: _brain_error,
     ValidationException: _validation,
     HTTPException: _http,

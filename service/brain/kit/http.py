@@ -7,9 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import MediaType
+from litestar.enums import ScopeType
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from litestar.response.base import ASGIResponse
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)  # fmt: skip
 
 from brain.kit import patterns
 
@@ -109,15 +117,23 @@ def options(app: ASGIApp) -> ASGIApp:
     allowed: dict[str, bytes] = {}
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
             await app(scope, receive, send)
             return
         if not allowed:
             for route in scope["app"].routes:
                 methods = sorted(getattr(route, "methods", ()))
                 allowed[route.path_format] = ", ".join(methods).encode()
-        allow = allowed.get(scope.get("path_template", ""), b"OPTIONS")
-        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})
-        await send({"type": "http.response.body", "body": b""})
+        allow = allowed.get(str(scope.get("path_template", "")), b"OPTIONS")
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start", "status": 204, "headers": [(b"allow", allow)],
+        }  # fmt: skip
+        await send(start)
+        body: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": b"",
+            "more_body": False,
+        }
+        await send(body)
 
     return answer

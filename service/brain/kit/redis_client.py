@@ -90,7 +90,7 @@ async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[
         pipe = client.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
-        return await pipe.execute()  # type: ignore[no-any-return]
+        return await pipe.execute()
     pool = client.connection_pool
     idle = _parked.setdefault(pool, [])
     if idle:
@@ -98,7 +98,7 @@ async def pipeline(client: Client, commands: Sequence[tuple[Any, ...]]) -> list[
     else:
         _waiting[pool] = _waiting.get(pool, 0) + 1
         try:
-            conn = await pool.get_connection()
+            conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         finally:
             _waiting[pool] -= 1
     try:

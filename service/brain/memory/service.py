@@ -178,7 +178,7 @@ class MemoryService:
         stores = self._stores.get(workspace)
         if stores is None:
 
-            async def flush(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            async def flush(items: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
                 return await self._store_together(workspace, items)
 
             stores = batching.Coalescer(flush, max_items=MAX_BATCH, parallel=STORES_IN_FLIGHT)

@@ -99,7 +99,8 @@ class Relay:
         for node in client.get_primaries():
             for i in range(100_000):  # a tag that hashes to one of this node's slots
                 key = keys.streams_marker(self.workspace, f"node{i}")
-                if client.get_node_from_key(key).name == node.name:
+                owner = client.get_node_from_key(key)
+                if owner is not None and owner.name == node.name:
                     targets.append((key, node))
                     break
         return targets
@@ -118,7 +119,7 @@ class Relay:
         current = [(key, await self._run_id(node)) for key, node in self._markers]
         stored = [await self.streams.client.get(key) for key, _ in current]
         if all(
-            m is not None and m.decode() == run_id
+            m is not None and (m.decode() if isinstance(m, bytes) else m) == run_id
             for m, (_, run_id) in zip(stored, current, strict=True)
         ):
             return False

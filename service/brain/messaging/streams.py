@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brain.kit import keys, redis_client
 from brain.kit.redis_client import Client
+
+if TYPE_CHECKING:
+    from redis.typing import KeyT, StreamIdT
 
 GROUP = "brain"
 PRIORITIES = ("low", "normal", "high", "urgent")  # index = the stored smallint
@@ -198,7 +201,7 @@ def _agent_keys(workspace: str, agent_id: str, order: Sequence[int]) -> list[str
     ]
 
 
-def _delivery(row: list, order: Sequence[int]) -> Delivery:  # type: ignore[type-arg]
+def _delivery(row: list[Any], order: Sequence[int]) -> Delivery:
     pos, entry_id, message_id, body, times, retry = row[:6]
     idle = int(row[6]) if len(row) > 6 else 0
     return Delivery(
@@ -255,7 +258,7 @@ class Streams:
         self, workspace: str, agent_id: str, last_ids: Sequence[bytes], block_ms: int
     ) -> None:
         """Block until any of the agent's streams grows past `last_ids`, or `block_ms` passes."""
-        streams = {
+        streams: dict[KeyT, StreamIdT] = {
             keys.message_stream(workspace, agent_id, p): last
             for p, last in zip(READ_ORDER, last_ids, strict=True)
         }

@@ -8,6 +8,7 @@ import os
 import re
 import time
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from brain.observability import logs, metrics, tracing
@@ -28,7 +29,7 @@ def _request_id(scope: Scope) -> str:
 
 def middleware(app: ASGIApp) -> ASGIApp:
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -46,7 +47,7 @@ def middleware(app: ASGIApp) -> ASGIApp:
                     (b"server-timing", b"app;dur=%.3f" % ms),
                     (REQUEST_ID, request_id.encode()),
                 ]
-                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -60,13 +61,14 @@ def middleware(app: ASGIApp) -> ASGIApp:
 
 def count_unmatched(scope: Scope, status: int) -> None:
     """A request no route matched (404/405 from the router): counted, not timed."""
-    metrics.labelled(metrics.HTTP_REQUESTS, scope.get("method", ""), UNMATCHED, str(status)).inc()
+    method = str(scope.get("method", ""))
+    metrics.labelled(metrics.HTTP_REQUESTS, method, UNMATCHED, str(status)).inc()
 
 
 def record(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one answered request; log it (not the query string: it may carry data)."""
-    route = scope.get("path_template") or UNMATCHED
-    method = scope.get("method", "")
+    route = str(scope.get("path_template") or UNMATCHED)
+    method = str(scope.get("method", ""))
     metrics.labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
     trace_id = tracing.current_trace_id() if tracing.active() else None
     exemplar = {"trace_id": trace_id} if trace_id else None
