@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from brain.agents import repository
 from brain.agents.schemas import AgentIn
-from brain.kit import db, errors, fields, http
+from brain.kit import db, errors, fields, pagination
 
 
 class AgentService:
@@ -42,9 +42,7 @@ class AgentService:
         if cursor is not None:
             fields.agent_id(cursor, field="cursor")
         rows = await repository.page(self.db, workspace, cursor, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return http.page_body([r["body"] for r in rows], rows[-1]["id"] if more else None)
+        return pagination.page(rows, limit, lambda row: str(row["id"]))[0]
 
     async def delete(self, workspace: str, agent_id: str) -> None:
         """Remove the registration; the agent's memories stay (they are shared knowledge)."""

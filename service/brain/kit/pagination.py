@@ -14,12 +14,12 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
-from brain.kit import errors
+from brain.kit import errors, http
 
 MAC_BYTES = 16
 MAX_PAGE_BYTES = 4 * 1024 * 1024
@@ -46,6 +46,24 @@ P = TypeVar("P", Position, Seq)
 class _Signed(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     scope: str
     position: msgspec.Raw
+
+
+Row = dict[str, Any]
+
+
+def page(
+    rows: Sequence[Row],
+    limit: int,
+    cursor_after: Callable[[Row], str],
+    bodies: Sequence[str] | None = None,
+) -> tuple[bytes, Sequence[Row]]:
+    """A page's `{items, next_cursor}` from the `limit + 1` rows fetched for it (one more than
+    the page tells whether another follows), and the rows it serves. `bodies`: each row's JSON
+    (default: its `body`); the cursor is `cursor_after` the last row served."""
+    items = [str(r["body"]) for r in rows] if bodies is None else list(bodies)
+    count = served(items, limit)
+    cursor = cursor_after(rows[count - 1]) if count < len(rows) else None
+    return http.page_body(items[:count], cursor), rows[:count]
 
 
 def served(bodies: Sequence[str], limit: int) -> int:

@@ -276,11 +276,8 @@ class MemoryService:
                 "punctuation",
                 field="text",
             )
-        bodies = [r["body"] for r in rows]
-        count = pagination.served(bodies, plan.limit)
-        next_cursor = plan.cursor_after(rows[count - 1]) if count < len(rows) else None
-        body = http.page_body(bodies[:count], next_cursor)
-        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, rows[:count]))
+        body, served = pagination.page(rows, plan.limit, plan.cursor_after)
+        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, served))
         return body, lookup.outcome
 
     async def history(self, workspace: str, agent_id: str, limit: int, cursor: str | None) -> Page:

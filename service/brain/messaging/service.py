@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from redis.exceptions import RedisError
 
-from brain.kit import background, db, errors, fields, http, idempotency, pagination
+from brain.kit import background, db, errors, fields, idempotency, pagination
 from brain.messaging import repository
 from brain.messaging.schemas import BroadcastIn, ShareIn
 from brain.messaging.streams import PRIORITIES, Delivery, Streams, outgoing
@@ -299,7 +299,7 @@ class MessageService:
                 "after_seq": after.seq if after else None, "limit": limit + 1,
             },
         )  # fmt: skip
-        return self._page(rows, limit, scope, [r["body"] for r in rows])
+        return pagination.page(rows, limit, self._after(scope))[0]
 
     async def replay(
         self, workspace: str, agent_id: str, since: dt.datetime, limit: int, cursor: str | None
@@ -318,19 +318,11 @@ class MessageService:
             r["body"][:-1] + ',"acked_at":' + msgspec.json.encode(r["acked_at"]).decode() + "}"
             for r in rows
         ]
-        return self._page(rows, limit, scope, items)
+        return pagination.page(rows, limit, self._after(scope), items)[0]
 
-    def _page(self, rows: list[dict[str, Any]], limit: int, scope: str, bodies: list[str]) -> bytes:
-        """`{items, next_cursor}` from `limit + 1` rows fetched, the cursor after the sequence
-        number of the last row served."""
-        count = pagination.served(bodies, limit)
-        more = count < len(rows)
-        cursor = (
-            self.cursors.encode(scope, pagination.Seq(rows[count - 1]["seq"])) if more else None
-        )
-        return http.page_body(bodies[:count], cursor)
-
-    # -- administration ---------------------------------------------------------------------------
+    def _after(self, scope: str) -> Callable[[dict[str, Any]], str]:
+        """The cursor after a message row: its sequence number, for this scope."""
+        return lambda row: self.cursors.encode(scope, pagination.Seq(row["seq"]))
 
     # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
 
