@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,11 @@ class Settings:
     visibility_timeout_seconds: int = 30
     """Lease of a delivered, unacknowledged message before redelivery."""
     max_context_bytes: int = 65536
-    """Largest `context` accepted, measured as compact JSON in UTF-8."""
+    """Largest `context` accepted, in bytes of JSON as PostgreSQL stores and serves it."""
     log_level: str = "INFO"
     """Python logging level name."""
     log_format: str = "json"
-    """`json` (one object per line) or `console`."""
+    """`json` (one object per line) or `console`; unset: console in a terminal, else json."""
     db_pool_min: int = 2
     """Connections each worker keeps open to PostgreSQL."""
     db_pool_max: int = 16
@@ -60,9 +61,14 @@ class Settings:
         return self.database_url is None or self.redis_url is None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read `BRAIN_*` variables; raise `ConfigError` naming a bad one."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, terminal: bool | None = None
+    ) -> Settings:
+        """Read `BRAIN_*` variables; raise `ConfigError` naming a bad one. `terminal`: whether
+        logs go to a terminal (default: whether stderr is one), for the default log format."""
         env = os.environ if env is None else env
+        if terminal is None:
+            terminal = sys.stderr.isatty()
 
         def text(name: str) -> str | None:
             value = env.get(name, "").strip()
@@ -86,7 +92,7 @@ class Settings:
                 raise ConfigError(f"{name} must be true or false, got {raw!r}")
             return raw in {"true", "1", "yes"}
 
-        log_format = (text("BRAIN_LOG_FORMAT") or "json").lower()
+        log_format = (text("BRAIN_LOG_FORMAT") or ("console" if terminal else "json")).lower()
         if log_format not in {"json", "console"}:
             raise ConfigError(f"BRAIN_LOG_FORMAT must be json or console, got {log_format!r}")
         redis_url = text("BRAIN_REDIS_URL")

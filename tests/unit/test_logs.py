@@ -32,3 +32,11 @@ def test_json_lines_carry_the_request_id_and_no_secret() -> None:
     assert entry["route"] == "/v1/agents"
     assert entry["level"] == "info" and entry["logger"] == "brain.x"
     assert "trace_id" not in entry  # no span: left out rather than null
+
+
+def test_json_lines_carry_no_terminal_colour_codes() -> None:
+    """uvicorn adds `color_message`, its message with ANSI colour codes: left out of JSON."""
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "Started", (), None)
+    record.color_message = "\x1b[32mStarted\x1b[0m"
+    line = logs.JsonFormatter(logs.Redactor()).format(record)
+    assert "\x1b" not in line and "color_message" not in json.loads(line)

@@ -8,12 +8,20 @@ from brain.settings import ConfigError, Settings
 
 
 def test_defaults() -> None:
-    s = Settings.from_env({})
+    s = Settings.from_env({}, terminal=False)
     assert s.database_url is None and s.redis_url is None and s.embedded
     assert s.data_dir == Path(".brain")
     assert (s.cache_ttl_seconds, s.message_retention_seconds) == (300, 86400)
     assert (s.visibility_timeout_seconds, s.max_context_bytes) == (30, 65536)
     assert s.log_format == "json" and s.redis_cluster is False
+
+
+def test_logs_are_for_people_in_a_terminal() -> None:
+    """make run in a terminal prints readable lines; piped or collected, one JSON object each."""
+    assert Settings.from_env({}, terminal=True).log_format == "console"
+    assert Settings.from_env({}, terminal=False).log_format == "json"
+    forced = {"BRAIN_LOG_FORMAT": "json"}
+    assert Settings.from_env(forced, terminal=True).log_format == "json"
 
 
 def test_every_variable() -> None:

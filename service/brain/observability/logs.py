@@ -17,6 +17,8 @@ from brain.observability import tracing
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_LEFT_OUT = _STANDARD | {"color_message"}
+"""`color_message` is uvicorn's copy of a message with terminal colour codes."""
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),  # Authorization values
     re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)"),  # passwords in URLs
@@ -63,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update(
-            {k: v for k, v in vars(record).items() if k not in _STANDARD and v is not None}
+            {k: v for k, v in vars(record).items() if k not in _LEFT_OUT and v is not None}
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
