@@ -45,7 +45,7 @@ dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashbo
 	$(BIN)/python grafana/dashboards.py
 
 bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m scripts.bench
 
 load: $(STAMP) ## k6: mixed load at 1000 req/s for 60 s, then ramp to the top rate with p95 < 20 ms (BASE= TOKEN=)
 	$(BIN)/python -m scripts.load

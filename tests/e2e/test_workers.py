@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from scripts.bench import connections_per_worker, service_workers
+from scripts.bench.harness import connections_per_worker, service_workers
 
 from tests.support.api import repo_root, service_env
 from tests.support.service import Service
