@@ -12,8 +12,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from brain.kit import body, errors, fields
+from tests.support.api import JSON
 
-JSON = {"Content-Type": "application/json"}
 FAR = "9999-12-31T23:59:59-14:00"  # after the year 9999 once in UTC
 ELEVEN_YEARS = (dt.datetime.now(dt.UTC) + dt.timedelta(days=11 * 366)).isoformat()
 
@@ -366,6 +366,13 @@ async def test_query_strings_strictly(
             "items[0].context.k",
         ),
         ("/v1/memories/query", '{"limit": 1, "limit": 2}', "limit"),
+        # The same key spelled with an escape is the same key.
+        ("/v1/memories", '{"agent_id": "a", "agent\\u005fid": "b", "context": {}}', "agent_id"),
+        (
+            "/v1/memories",
+            '{"agent_id": "a", "context": {"k\\u00e9": 1, "k\u00e9": 2}}',
+            "context.k\u00e9",
+        ),
     ],
 )
 async def test_repeated_keys_are_400_naming_the_key(
@@ -375,6 +382,14 @@ async def test_repeated_keys_are_400_naming_the_key(
     assert response.status_code == 400, response.text
     assert fields_of(response) == [field]
     assert count(db_conn, "memories") == 0
+
+
+async def test_keys_repeated_in_different_objects_are_fine(client: AsyncTestClient) -> None:
+    items = [{"agent_id": "a", "context": {"n": n, "note": "x"}} for n in range(3)]
+    response = await client.post("/v1/memories/batch", json={"items": items})
+    assert response.status_code == 201, response.text
+    same = {"agent_id": "a", "context": {"agent_id": "b", "context": {"agent_id": "c"}}}
+    assert (await client.post("/v1/memories", json=same)).status_code == 201
 
 
 # -- 9. content types ------------------------------------------------------------------------

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Generator
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
 from litestar.dto import AbstractDTO
 from litestar.openapi.spec import Reference, Schema
+from litestar.types import Scope
 from litestar.typing import FieldDefinition
 
 from brain.kit import errors
@@ -191,11 +193,24 @@ def _wants_int(kind: msgspec.inspect.Type) -> bool:
     return isinstance(kind, msgspec.inspect.IntType)
 
 
+def _content_type(scope: Scope) -> str | None:
+    """The request's Content-Type, straight from the scope (no Headers object built for it)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1")
+    return None
+
+
 class StrictJSON(AbstractDTO[T]):
     """The DTO that decodes every /v1 request body with `decode` (see the module docstring); the
     OpenAPI schema of the body is that of the declared type."""
 
     _decoders: ClassVar[dict[str, msgspec.json.Decoder[Any]]] = {}
+    _by_handler: ClassVar[weakref.WeakKeyDictionary[Any, msgspec.json.Decoder[Any]]] = (
+        weakref.WeakKeyDictionary()
+    )
+    """The same decoders by route handler: Litestar's `handler_id` is a string it builds again
+    on every call (the handler's name and its layers' ids), which the request path should not."""
 
     @classmethod
     def generate_field_definitions(cls, model_type: type[Any]) -> Generator[Any, None, None]:
@@ -224,8 +239,13 @@ class StrictJSON(AbstractDTO[T]):
         return schema
 
     def decode_bytes(self, value: bytes) -> Any:
-        check_content_type(self.asgi_connection.headers.get("content-type"))
-        return decode(value, self._decoders[self.asgi_connection.route_handler.handler_id])
+        connection = self.asgi_connection
+        check_content_type(_content_type(connection.scope))
+        handler = connection.route_handler
+        decoder = self._by_handler.get(handler)
+        if decoder is None:
+            decoder = self._by_handler[handler] = self._decoders[handler.handler_id]
+        return decode(value, decoder)
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:
         raise errors.UnsupportedMediaType(

@@ -7,12 +7,14 @@ import logging
 import os
 import re
 import time
+from typing import Final
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from brain.observability import logs, metrics, tracing
 
+_HTTP: Final = ScopeType.HTTP  # looked up once: an enum member costs an attribute lookup
 log = logging.getLogger("brain.access")
 
 REQUEST_ID = b"x-request-id"
@@ -29,7 +31,7 @@ def _request_id(scope: Scope) -> str:
 
 def middleware(app: ASGIApp) -> ASGIApp:
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] != _HTTP:
             await app(scope, receive, send)
             return
         start = time.perf_counter()
