@@ -44,10 +44,10 @@ fuzz: $(STAMP) ## schemathesis, every check, against a real brain serve (FUZZ_SE
 dashboards: $(STAMP) ## Regenerate grafana/dashboards/*.json from grafana/dashboards.py
 	$(BIN)/python grafana/dashboards.py
 
-bench: $(STAMP) ## Benchmarks: API beside raw psycopg / redis-py baselines
+bench: $(STAMP) ## Benchmarks: API beside raw baselines, CPU per request beside a minimal app
 	$(BIN)/python -m scripts.bench
 
-load: $(STAMP) ## k6: mixed load at 1000 req/s for 60 s, then ramp to the top rate with p95 < 20 ms (BASE= TOKEN=)
+load: $(STAMP) ## k6: mixed 1000 req/s for 60 s, a ramp, the original ab scenario (BASE= TOKEN=)
 	$(BIN)/python -m scripts.load
 
 deploy: $(STAMP) ## Deployment checks: render the chart, checkov on it, the Terraform and the Dockerfile

@@ -203,6 +203,7 @@ def main() -> int:
     p.add_argument("--ramp-warmup", type=int, default=3, help="warm-up seconds per ramp step")
     p.add_argument("--no-ramp", action="store_true")
     p.add_argument("--no-seed", action="store_true", help="skip the original design's scenario")
+    p.add_argument("--seed-only", action="store_true", help="run only the original's scenario")
     a = p.parse_args()
     if a.gate:
         a.rate, a.duration = a.rate or 400, a.duration or "20s"
@@ -222,6 +223,10 @@ def main() -> int:
         ctx = service(a.workers)
 
     started = time.monotonic()
+    if a.seed_only:
+        with ctx as (base, token):
+            print(seed(base, token, out))
+        return 0
     with ctx as (base, token):
         stem = Path(a.script).stem
         name = f"ci-{stem}" if a.gate else stem

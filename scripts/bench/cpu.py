@@ -1,7 +1,8 @@
 """Part `cpu`: the service's CPU per request for a cached memory query and for GET /health/live,
 beside a minimal Litestar app (`baseline_app`) doing the same work, measured the same way in the
 same run: a fixed number of requests at a fixed concurrency through the same clients, after an
-uncounted warm-up, over the CPU seconds (utime + stime) of the serving processes."""
+uncounted warm-up, over the CPU seconds (utime + stime) of the serving processes; the two sides
+take turns (Brain, minimal, minimal, Brain), half the requests each time."""
 
 from __future__ import annotations
 
@@ -121,25 +122,38 @@ async def compare(
     body: bytes | None,
     names: tuple[str, str],
 ) -> None:
-    """The same requests (`names`: "METHOD /path" on Brain and on the minimal app) to Brain,
-    then to the minimal app, each after its own warm-up."""
+    """The same requests (`names`: "METHOD /path" on Brain and on the minimal app) to both, in
+    the order Brain, minimal, minimal, Brain (half the requests each time, each after its own
+    warm-up), so that the shared machine's drift during the comparison falls on both sides."""
     count = {
-        "requests": bench.args.cpu_requests,
+        "requests": bench.args.cpu_requests // 2,
         "concurrency": bench.args.concurrency,
         "warmup": bench.args.cpu_warmup,
     }
     sides = ((bench.service, bench.clients, "/health/live"), (minimal, clients, "/live"))
-    measured = []
-    for name, (server, each, probe) in zip(names, sides, strict=True):
+    totals: list[tuple[Run, float]] = [(Run(names[0]), 0.0), (Run(names[1]), 0.0)]
+    for side in (0, 1, 1, 0):
+        server, each, probe = sides[side]
         await bench.balance(each, server.pid, server.port, probe)
-        path = name.split()[1]
-        op = sender(each, path, body)
-        run, cpu = await measure_requests(name, op, server_pid=server.pid, **count)
+        op = sender(each, names[side].split()[1], body)
+        run, cpu = await measure_requests(names[side], op, server_pid=server.pid, **count)
         run.connections = connections_per_worker(server.pid, server.port)
         _progress(run, cpu)
-        measured.append((run, cpu))
-    (api, api_cpu), (base, base_cpu) = measured
+        totals[side] = (_joined(totals[side][0], run), totals[side][1] + cpu)
+    (api, api_cpu), (base, base_cpu) = totals
     bench.cpu.append(Cpu(request, names[1], api, base, api_cpu, base_cpu))
+
+
+def _joined(total: Run, run: Run) -> Run:
+    """Two measurements of the same requests as one (its latencies, counts and time)."""
+    total.latencies_ms += run.latencies_ms
+    total.server_ms += run.server_ms
+    total.cache.update(run.cache)
+    total.errors.update(run.errors)
+    total.seconds += run.seconds
+    total.client_cpu, total.service_cpu = run.client_cpu, run.service_cpu
+    total.machine_cpu, total.connections = run.machine_cpu, run.connections
+    return total
 
 
 def _progress(run: Run, cpu: float) -> None:
