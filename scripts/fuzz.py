@@ -59,8 +59,7 @@ def main() -> int:
             command += ["--seed", args.seed]
         if args.max_time:
             command += ["--max-time", str(args.max_time)]
-        env = {**service.env, "BRAIN_FUZZ_TOKEN": token}
-        status = subprocess.call(command, env=env, cwd=service.tmp)  # its cache stays there
+        status = subprocess.call(command, env=service.env, cwd=service.tmp)  # its cache stays there
         assert service.log is not None
         errors = [line for line in service.log.read_text().splitlines() if "ERROR" in line]
         if errors:
