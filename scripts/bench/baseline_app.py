@@ -71,19 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     module = "scripts.bench.baseline_app"
-    config = uvicorn.Config(
-        f"{module}:worker_app" if args.workers > 1 else f"{module}:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-        proxy_headers=False,
-        server_header=False,
-    )
+    app = f"{module}:worker_app" if args.workers > 1 else f"{module}:create_app"
+    config = workers.config(app, args.host, args.port, args.workers)  # brain serve's options
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         if args.workers == 1:

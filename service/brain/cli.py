@@ -103,20 +103,10 @@ def serve(args: argparse.Namespace) -> int:
             metrics_dir = tempfile.mkdtemp(prefix="brain-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             cleanup_dirs.append(metrics_dir)
-        config = uvicorn.Config(
+        config = workers.config(
             "brain.cli:worker_app" if args.workers > 1 else "brain.app:from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=10,
-            # Nothing reads the client address, so no X-Forwarded-* rewriting per request.
-            proxy_headers=False,
-            server_header=False,
-        )
+            args.host, args.port, args.workers,
+        )  # fmt: skip
         listening = f"Brain listening on http://{args.host}:{args.port} ({args.workers} worker(s))"
         # uvicorn shuts down gracefully, then re-raises the signal it caught; make SIGTERM end in
         # SystemExit (like SIGINT's KeyboardInterrupt) so that `finally` stops the embedded servers.

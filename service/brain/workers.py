@@ -24,6 +24,25 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 
+def config(app: str, host: str, port: int, workers: int) -> uvicorn.Config:
+    """How `brain serve` runs uvicorn (also the minimal app `make bench` compares it with):
+    `app` is a factory's import path."""
+    return uvicorn.Config(
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        # Nothing reads the client address, so no X-Forwarded-* rewriting per request.
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
 def bound(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
     """A TCP socket bound to (host, port) with SO_REUSEADDR (and SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
