@@ -48,7 +48,7 @@ async def _open_database(
             settings.database_url, min_size=settings.db_pool_min,
             max_size=settings.db_pool_max, name="primary",
         )  # fmt: skip
-        await pool.open(wait=True, timeout=30)
+        await db.open_pool(pool, wait=True, wait_seconds=30)
         stack.push_async_callback(pool.close)
     replica = None
     if settings.database_read_urls:
@@ -56,7 +56,7 @@ async def _open_database(
             settings.database_read_urls[0], min_size=1, max_size=settings.db_pool_max,
             name="replica",
         )  # fmt: skip
-        await replica.open(wait=False)
+        await db.open_pool(replica, wait=False)
         stack.push_async_callback(replica.close)
     return db.Database(pool, replica)
 

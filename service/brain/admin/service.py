@@ -8,6 +8,10 @@ from typing import Any
 
 from brain.kit import areas, cache, db, idempotency
 
+ERASE_TIMEOUT_S = 300
+"""How long each statement of a workspace's erase (`POST /v1/admin/clear`) may run: one DELETE of
+every row of a table, far longer than a request's statement (`db.STATEMENT_TIMEOUT_S`)."""
+
 
 class AdminService:
     def __init__(
@@ -45,7 +49,7 @@ class AdminService:
         """Delete all the data of the workspace and its idempotency keys in one transaction,
         then what each area keeps outside PostgreSQL (cache entries, delivery streams)."""
         after = []
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(statement_seconds=ERASE_TIMEOUT_S) as conn:
             for part in reversed(self.data):
                 done = await part.erase(conn, workspace)
                 if done is not None:

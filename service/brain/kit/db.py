@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import re
 import select
-from collections.abc import AsyncIterator
+import socket
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, LiteralString
 
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from brain.kit import errors
+
+log = logging.getLogger("brain.db")
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 Pool = psycopg_pool.AsyncConnectionPool[Conn]
@@ -26,6 +33,25 @@ Pool = psycopg_pool.AsyncConnectionPool[Conn]
 # away and the indexes of the ones given are used. Every other statement is prepared after a few
 # executions (psycopg's default) and may run on a generic plan, which skips planning.
 PLAN_EACH_CALL = False
+
+STATEMENT_TIMEOUT_S = 5
+"""The longest one statement may run before PostgreSQL cancels it (503): every request's work is
+milliseconds. A block that needs longer asks for it (`transaction(statement_seconds=...)`)."""
+SILENCE_MARGIN_S = 3.0
+"""A connection held by one block for its timeout plus this margin is on a server that no longer
+answers (a hung node: SIGSTOP, a frozen VM, a partition that drops packets): its statement_timeout
+would have ended a statement by then, and TCP does not notice a stopped process. Its socket is
+shut, and so is every other connection's to that server: the requests fail at once (503) instead
+of hanging, and the pool connects again, to whichever host of the URL is now writable."""
+RECONNECT_S = 2.0
+"""Once the pool is open, a failed connection attempt is retried for this long (about once a
+second), then given up: the next request that needs a connection starts a new attempt at once.
+psycopg_pool's default backs off 1, 2, 4, 8, 16 s for 5 minutes, which after a 15 s failover
+could leave the service unable to connect for 30 s more."""
+UNREPLICATED = "canceling wait for synchronous replication"
+"""The start of PostgreSQL's warning when a commit's wait for a synchronous standby is cancelled
+(pg_cancel_backend, a client's cancel request; statement_timeout does not reach the commit): the
+commit is local only, and a failover may lose it, so it is not acknowledged (503)."""
 
 _BLOCK = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
@@ -45,12 +71,59 @@ def load_queries(path: Path) -> dict[str, LiteralString]:
     return queries
 
 
+_connections: weakref.WeakKeyDictionary[Conn, tuple[str, str]] = weakref.WeakKeyDictionary()
+"""Every open connection of the pools, with the server (host, port) it is connected to."""
+_unreplicated: weakref.WeakSet[Conn] = weakref.WeakSet()
+"""Connections whose last commit PostgreSQL said may not have reached a synchronous standby."""
+_busy: weakref.WeakSet[Conn] = weakref.WeakSet()
+"""Connections a block holds now."""
+
+
+def _on_notice(conn: Conn) -> Callable[[psycopg.errors.Diagnostic], None]:
+    ref = weakref.ref(conn)
+
+    def notice(diag: psycopg.errors.Diagnostic) -> None:
+        if (diag.message_primary or "").startswith(UNREPLICATED) and (found := ref()):
+            _unreplicated.add(found)
+
+    return notice
+
+
+def shut(conn: Conn) -> None:
+    """Shut the connection's socket (not its descriptor, which psycopg still owns): whatever
+    waits on it wakes at once with an error, and the pool discards it."""
+    with contextlib.suppress(OSError, psycopg.Error):
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.close()
+
+
+def shut_server(
+    server: tuple[str, str], spare: Conn | None = None, *, idle_only: bool = False
+) -> int:
+    """Shut every connection to `server` (but `spare`; with `idle_only`, none a block holds);
+    how many."""
+    doomed = [
+        c for c, s in list(_connections.items())
+        if s == server and c is not spare and not (idle_only and c in _busy)
+    ]  # fmt: skip
+    for conn in doomed:
+        shut(conn)
+    return len(doomed)
+
+
 def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
-    """A closed pool of autocommit, dict-row connections; the caller opens it."""
+    """A closed pool of autocommit, dict-row connections; the caller opens it (`open_pool`)."""
 
     async def configure(conn: Conn) -> None:
         # UTC: timestamps rendered to JSON by PostgreSQL (memory_json) come out in UTC.
-        await conn.execute("SET statement_timeout = '15s'; SET TimeZone = 'UTC'")
+        await conn.execute(
+            f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'; SET TimeZone = 'UTC'"
+        )
+        _connections[conn] = (conn.info.host, str(conn.info.port))
+        conn.add_notice_handler(_on_notice(conn))
 
     sweeps: set[asyncio.Task[None]] = set()
 
@@ -70,7 +143,7 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
             # Its siblings died with it: sweep them all now instead of finding them one checkout
             # (and one of the pool's back-off pauses) at a time.
             if not sweeps:
-                task = asyncio.create_task(created.check(), name=f"sweep-{name}")
+                task = asyncio.create_task(_sweep(created), name=f"sweep-{name}")
                 sweeps.add(task)
                 task.add_done_callback(sweeps.discard)
             raise
@@ -88,6 +161,20 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
         kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
     )
     return created
+
+
+async def _sweep(created: Pool) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STATEMENT_TIMEOUT_S + SILENCE_MARGIN_S):
+            await created.check()
+
+
+async def open_pool(created: Pool, *, wait: bool, wait_seconds: float = 30.0) -> None:
+    """Open `created` (waiting up to `wait_seconds` for its first connections when `wait`), then
+    retry failed connections briefly, so that a request finds the new primary of a failover at
+    once (RECONNECT_S)."""
+    await created.open(wait=wait, timeout=wait_seconds)
+    created.reconnect_timeout = RECONNECT_S
 
 
 def write_slots(max_size: int) -> int:
@@ -125,21 +212,33 @@ class Database:
             async with self._write_slot():
                 with translated():
                     async with self.primary.connection() as conn:
-                        yield conn
+                        with guarded(conn, STATEMENT_TIMEOUT_S + SILENCE_MARGIN_S):
+                            yield conn
             return
         chosen = self.replica if read_only else self.primary
         with translated():
             async with chosen.connection() as conn:
-                yield conn
+                with guarded(conn, STATEMENT_TIMEOUT_S + SILENCE_MARGIN_S):
+                    yield conn
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Conn]:
+    async def transaction(
+        self, *, statement_seconds: int = STATEMENT_TIMEOUT_S
+    ) -> AsyncIterator[Conn]:
         """A connection inside one transaction on the primary, committed when the block ends
-        (a write: it takes one of the write slots)."""
+        (a write: it takes one of the write slots); each statement may run `statement_seconds`."""
         async with self._write_slot():
             with translated():
-                async with self.primary.connection() as conn, conn.transaction():
-                    yield conn
+                async with self.primary.connection() as conn:
+                    with guarded(conn, statement_seconds + SILENCE_MARGIN_S):
+                        async with conn.transaction():
+                            if statement_seconds != STATEMENT_TIMEOUT_S:
+                                await conn.execute(
+                                    sql.SQL("SET LOCAL statement_timeout = {}").format(
+                                        sql.Literal(f"{int(statement_seconds)}s")
+                                    )
+                                )
+                            yield conn
 
     @contextlib.asynccontextmanager
     async def _write_slot(self) -> AsyncIterator[None]:
@@ -164,7 +263,55 @@ class Database:
         """Raise `errors.Unavailable` unless the primary answers within `wait` seconds."""
         with translated():
             async with self.primary.connection(timeout=wait) as conn:
-                await conn.execute("SELECT 1")
+                with guarded(conn, wait, siblings=False):
+                    await conn.execute("SELECT 1")
+
+
+@contextlib.contextmanager
+def guarded(conn: Conn, limit: float, *, siblings: bool = True) -> Iterator[None]:
+    """Hold `conn` for a block: shut it if the block has not ended after `limit` seconds (and,
+    with `siblings`, every connection to the same server: SILENCE_MARGIN_S); refuse to
+    acknowledge a commit PostgreSQL says is local only (UNREPLICATED); leave a server that turned
+    read-only (a demoted primary) for the pool to reconnect."""
+    server = _connections.get(conn)
+    silent = False
+
+    def expired() -> None:
+        nonlocal silent
+        silent = True
+        shut(conn)
+        if siblings and server is not None:
+            others = shut_server(server, spare=conn)
+            log.warning(
+                "PostgreSQL at %s:%s did not answer for %.0f s: %d connections to it shut",
+                *server, limit, others + 1,
+            )  # fmt: skip
+
+    timer = asyncio.get_running_loop().call_later(limit, expired)
+    _busy.add(conn)
+    _unreplicated.discard(conn)
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        if silent:
+            raise errors.Unavailable(
+                f"PostgreSQL did not answer for {limit:.0f} s", retry_after=2
+            ) from exc
+        raise
+    except pg_errors.ReadOnlySqlTransaction:
+        shut(conn)
+        if server is not None:
+            shut_server(server, spare=conn, idle_only=True)
+        raise
+    finally:
+        timer.cancel()
+        _busy.discard(conn)
+    if conn in _unreplicated:
+        _unreplicated.discard(conn)
+        raise errors.Unavailable(
+            "The commit was not confirmed by a synchronous standby: retry with the same "
+            "Idempotency-Key", retry_after=2,
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -178,5 +325,9 @@ def translated() -> Any:
         raise errors.Invalid(f"Rejected by the database: {exc.diag.message_primary}") from exc
     except pg_errors.QueryCanceled as exc:
         raise errors.Unavailable("The database took too long to answer", retry_after=2) from exc
+    except pg_errors.ReadOnlySqlTransaction as exc:
+        raise errors.Unavailable(
+            "PostgreSQL is read-only here (a standby, or a primary being demoted)", retry_after=2
+        ) from exc
     except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
         raise errors.Unavailable("PostgreSQL is unavailable", retry_after=2) from exc
