@@ -4,8 +4,12 @@ Modes:
   full (default, `make load`): the mixed workload at 1000 req/s for 60 s, then a ramp of short
       mixed runs at rising rates that finds the highest rate whose p95 stays under 20 ms with no
       failures and no dropped iterations; prints both.
-  --gate (CI): one short mixed run at a rate this machine sustains with a margin; exits with
-      k6's code (99 = a threshold was breached).
+  --gate (CI): one short mixed run at a rate this machine sustains with a margin; a breach is
+      confirmed by a second run on a fresh service (`gate`); exits with k6's code (99 = a
+      threshold was breached in both runs).
+
+Every run waits first (up to 60 s) for the machine to be quiet: what ran before it (a test suite
+removing its servers' data) must not be measured as Brain's latency.
 
 Each run starts with a warm-up ramp (k6 scenario `warmup`, from a tenth of the rate up to it:
 10 s, 5 s for the gate, 3 s per ramp step) that is not held to the latency and dropped-iteration
@@ -47,6 +51,45 @@ def service(workers: int) -> Iterator[tuple[str, str]]:
             f"started brain serve --workers {workers} (BRAIN_DATA_DIR={running.data})", flush=True
         )
         yield running.url, running.token
+
+
+def _cpu() -> tuple[float, float]:
+    """(busy, stolen): seconds of CPU time since boot, summed over the cores; stolen is time the
+    hypervisor gave this machine's virtual cores to someone else."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / hz, ticks[7] / hz
+
+
+def _dirty_mb() -> float:
+    """MB of page cache waiting to be written to disk (Dirty + Writeback)."""
+    meminfo = dict(
+        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
+    )
+    return sum(int(meminfo[k].split()[0]) for k in ("Dirty", "Writeback")) / 1024
+
+
+def quiet(timeout: float = 60.0, busy_cores: float = 0.3, dirty_mb: float = 32.0) -> None:
+    """Before a latency gate: wait (up to `timeout`) until the machine has been quiet for 3 s in
+    a row (under `busy_cores` of CPU and `dirty_mb` of unwritten page cache), so that what ran
+    just before (the test suite removing its servers' data, a linter) is not measured as
+    Brain's latency. Prints what it saw; a machine that never quiets is measured anyway."""
+    started = time.monotonic()
+    calm = 0
+    busy = dirty = 0.0
+    cpu, _ = _cpu()
+    while calm < 3 and time.monotonic() - started < timeout:
+        time.sleep(1)
+        (now, _), dirty = _cpu(), _dirty_mb()
+        busy, cpu = now - cpu, now
+        calm = calm + 1 if busy < busy_cores and dirty < dirty_mb else 0
+    state = "quiet" if calm >= 3 else "still busy"
+    print(
+        f"machine {state} after {time.monotonic() - started:.0f} s "
+        f"(last second: {busy:.2f} cores busy, {dirty:.0f} MB unwritten)",
+        flush=True,
+    )
 
 
 def settle(base: str, token: str, timeout: float = 90.0) -> None:
@@ -181,6 +224,46 @@ def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, 
     return best, lines
 
 
+GATE_ATTEMPTS = 2
+
+
+def gate(a: argparse.Namespace, out: Path, base: str, token: str) -> int:
+    """The CI gate: the mixed run at a rate this machine sustains with a margin, held to the p95
+    limit. A breach is confirmed by a second run on a fresh service before the gate fails: on a
+    shared virtual machine one stall of a second (a neighbour's disk, CPU taken by the host) puts
+    a 20 s run's p95 over the limit. Each run prints the CPU time the host took away during it;
+    a regression fails both runs."""
+    started = time.monotonic()
+    stem = Path(a.script).stem
+    name = f"ci-{stem}"
+    rc = 99
+    for attempt in range(1, GATE_ATTEMPTS + 1):
+        ctx = contextlib.nullcontext((base, token)) if base else service(a.workers)
+        with ctx as (url, secret):
+            quiet()
+            before = _cpu()
+            rc, summary = k6(
+                a.script, url, secret, out, name=name, rate=a.rate, duration=a.duration,
+                warmup=f"{a.warmup}s", p95_ms=a.p95_ms,
+            )  # fmt: skip
+            stolen = _cpu()[1] - before[1]
+        if rc not in (0, 99):
+            raise SystemExit(f"k6 failed to run (exit {rc})")
+        verdict = "pass" if rc == 0 else "FAIL"
+        print(
+            f"== load gate, run {attempt}: {stem} at {a.rate}/s for {a.duration} (after a "
+            f"{a.warmup} s warm-up ramp): {verdict}, {describe(figures(summary, a.duration))}; "
+            f"CPU taken by the host during the run {stolen:.1f} s"
+        )
+        if rc == 0:
+            break
+        if attempt < GATE_ATTEMPTS:
+            print("   p95 over the limit: confirming with a second run on a fresh service")
+    print(f"== load gate: {'pass' if rc == 0 else 'FAIL'} ({time.monotonic() - started:.0f} s)")
+    print(f"   summary: {out / name}.json and .txt")
+    return rc
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--gate", action="store_true", help="CI gate: one short mixed run")
@@ -214,22 +297,23 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     base = os.environ.get("BASE", "").rstrip("/")
-    if base:
-        token = os.environ.get("TOKEN", "")
-        if not token:
-            raise SystemExit("BASE is set: set TOKEN to the service's admin token too")
-        ctx: contextlib.AbstractContextManager = contextlib.nullcontext((base, token))
-    else:
-        ctx = service(a.workers)
+    token = os.environ.get("TOKEN", "")
+    if base and not token:
+        raise SystemExit("BASE is set: set TOKEN to the service's admin token too")
+    if a.gate:
+        return gate(a, out, base, token)
+    ctx: contextlib.AbstractContextManager = (
+        contextlib.nullcontext((base, token)) if base else service(a.workers)
+    )
 
-    started = time.monotonic()
     if a.seed_only:
         with ctx as (base, token):
             print(seed(base, token, out))
         return 0
     with ctx as (base, token):
+        quiet()
         stem = Path(a.script).stem
-        name = f"ci-{stem}" if a.gate else stem
+        name = stem
         rc, summary = k6(
             a.script, base, token, out, name=name, rate=a.rate, duration=a.duration,
             warmup=f"{a.warmup}s", p95_ms=a.p95_ms,
@@ -239,10 +323,6 @@ def main() -> int:
         main_line = f"{stem} at {a.rate}/s for {a.duration}"
         main_line += f" (after a {a.warmup} s warm-up ramp)" if a.warmup else ""
         main_line += f": {'pass' if rc == 0 else 'FAIL'}, {describe(figures(summary, a.duration))}"
-        if a.gate:
-            print(f"== load gate: {main_line} ({time.monotonic() - started:.0f} s)")
-            print(f"   summary: {out / name}.json and .txt")
-            return rc
         if not a.no_ramp:
             settle(base, token)
         best, lines = (0, []) if a.no_ramp else ramp(base, token, out, a)
