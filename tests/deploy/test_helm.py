@@ -481,7 +481,13 @@ def test_cnpg_cluster(default: Rendered) -> None:
     spec = cluster["spec"]
     assert spec["instances"] == 3
     assert duration_seconds(spec["postgresql"]["parameters"]["archive_timeout"]) <= 60
-    assert "synchronous" not in spec["postgresql"]
+    # Synchronous by default: a failover must not lose an acknowledged commit (make drill).
+    assert spec["postgresql"]["synchronous"] == {
+        "method": "any",
+        "number": 1,
+        "dataDurability": "required",
+    }
+    assert spec["failoverDelay"] == 0
     (plugin,) = spec["plugins"]
     assert plugin["name"] == "barman-cloud.cloudnative-pg.io"
     assert plugin["isWALArchiver"] is True
