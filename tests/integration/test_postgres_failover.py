@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from litestar.testing import AsyncTestClient
+from psycopg.conninfo import conninfo_to_dict
 
 from brain import app, embedded, migrate
 from brain.kit import db
@@ -182,3 +183,52 @@ async def test_a_commit_no_standby_confirmed_is_not_acknowledged(
     assert retried.status_code == 201, retried.text
     count = own_pg.psql("SELECT count(*) FROM memories WHERE context->>'note' = 'unconfirmed'")
     assert count.strip() == "1"
+
+
+@pytest.fixture
+def second_pg(tmp_path: Path) -> Iterator[embedded.Postgres]:
+    server = embedded.Postgres(tmp_path / "pg2")
+    server.start()
+    migrate.apply(server.url())
+    yield server
+    server.stop()
+
+
+async def test_a_silent_server_is_tried_last_by_new_connections(
+    own_pg: embedded.Postgres, second_pg: embedded.Postgres, redis_url: str
+) -> None:
+    """A multi-host URL (as for a Patroni cluster): once the first host is found silent, new
+    connections go to the next host at once. A stopped server's kernel still accepts the TCP or
+    socket connection, so trying it first would cost every attempt its connect_timeout (3 s)."""
+    hosts = f"{own_pg.socket_dir},{second_pg.socket_dir}"
+    ports = f"{own_pg.port},{second_pg.port}"
+    url = f"postgresql://postgres@/brain?host={hosts}&port={ports}"
+    settings = make_settings(url, redis_url, db_pool_min=2, db_pool_max=4)
+    async with AsyncTestClient(app=app.create_app(settings)) as client:
+        client.headers.update(AUTH)
+        assert (await client.post("/v1/memories", json=_store("first"))).status_code == 201
+        _signal_all(own_pg, signal.SIGSTOP)
+        hung = await client.post("/v1/memories", json=_store("hung"))
+        assert hung.status_code == 503, hung.text
+        found_silent = time.monotonic()
+        while (await client.post("/v1/memories", json=_store("next"))).status_code != 201:
+            assert time.monotonic() - found_silent < 10, "no connection to the second host"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - found_silent < 2.5, "the silent server was tried first"
+    stored = second_pg.psql("SELECT count(*) FROM memories WHERE context->>'note' = 'next'")
+    assert stored.strip() == "1"
+
+
+async def test_silent_last_reorders_only_a_multi_host_url() -> None:
+    db._silent[("b", "2")] = asyncio.get_running_loop().time() + 5
+    try:
+        reordered = conninfo_to_dict(db.silent_last("host=a,b,c port=1,2,3 dbname=x"))
+        assert (reordered["host"], reordered["port"]) == ("a,c,b", "1,3,2")
+        one_port = conninfo_to_dict(db.silent_last("host=b,a port=2 dbname=x"))
+        assert (one_port["host"], one_port["port"]) == ("a,b", "2,2")
+        assert db.silent_last("host=b port=2 dbname=x") == "host=b port=2 dbname=x"
+        db._silent[("b", "2")] = 0.0  # expired: forgotten, the URL's order again
+        assert db.silent_last("host=b,a port=2,1") == "host=b,a port=2,1"
+        assert ("b", "2") not in db._silent
+    finally:
+        db._silent.pop(("b", "2"), None)

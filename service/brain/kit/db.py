@@ -12,12 +12,13 @@ import socket
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any, LiteralString, Self
 
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from brain.kit import errors
@@ -48,6 +49,10 @@ RECONNECT_S = 2.0
 second), then given up: the next request that needs a connection starts a new attempt at once.
 psycopg_pool's default backs off 1, 2, 4, 8, 16 s for 5 minutes, which after a 15 s failover
 could leave the service unable to connect for 30 s more."""
+SILENT_LAST_S = 60.0
+"""For this long after a server was found silent, new connections of a multi-host URL try it
+last: it may still accept TCP connections (a stopped process's kernel does) and would cost each
+attempt its connect_timeout before the next host, the new primary, is tried."""
 UNREPLICATED = "canceling wait for synchronous replication"
 """The start of PostgreSQL's warning when a commit's wait for a synchronous standby is cancelled
 (pg_cancel_backend, a client's cancel request; statement_timeout does not reach the commit): the
@@ -77,6 +82,42 @@ _unreplicated: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections whose last commit PostgreSQL said may not have reached a synchronous standby."""
 _busy: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections a block holds now."""
+
+
+_silent: dict[tuple[str, str], float] = {}
+"""Servers (host, port) found silent, with the monotonic time until which they are tried last."""
+
+
+class Connection(psycopg.AsyncConnection[dict[str, Any]]):
+    """The pools' connection: with several hosts in the URL, a server found silent lately is
+    tried last (SILENT_LAST_S)."""
+
+    @classmethod
+    async def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        return await super().connect(silent_last(conninfo), **kwargs)
+
+
+def silent_last(conninfo: str) -> str:
+    """`conninfo` with the servers found silent in the last SILENT_LAST_S moved to the end of its
+    host list (unchanged with one host, or none silent)."""
+    now = asyncio.get_running_loop().time()
+    for server, until in list(_silent.items()):
+        if until <= now:
+            del _silent[server]
+    if not _silent:
+        return conninfo
+    params = conninfo_to_dict(conninfo)
+    hosts = str(params.get("host") or "").split(",")
+    if len(hosts) < 2 or "hostaddr" in params:
+        return conninfo
+    ports = str(params.get("port") or "").split(",")
+    ports = ports if len(ports) == len(hosts) else ports[:1] * len(hosts)
+    pairs = list(zip(hosts, ports, strict=True))
+    pairs.sort(key=lambda pair: pair in _silent)  # stable: the URL's order otherwise
+    params["host"] = ",".join(h for h, _ in pairs)
+    if params.get("port"):
+        params["port"] = ",".join(p for _, p in pairs)
+    return make_conninfo("", **params)
 
 
 def _on_notice(conn: Conn) -> Callable[[psycopg.errors.Diagnostic], None]:
@@ -150,7 +191,7 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
 
     created: Pool = psycopg_pool.AsyncConnectionPool(
         conninfo,
-        connection_class=Conn,
+        connection_class=Connection,
         min_size=min_size,
         max_size=max_size,
         open=False,
@@ -280,6 +321,8 @@ def guarded(conn: Conn, limit: float, *, siblings: bool = True) -> Iterator[None
         nonlocal silent
         silent = True
         shut(conn)
+        if server is not None:
+            _silent[server] = asyncio.get_running_loop().time() + SILENT_LAST_S
         if siblings and server is not None:
             others = shut_server(server, spare=conn)
             log.warning(
