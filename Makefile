@@ -7,9 +7,11 @@ HOST   ?= 127.0.0.1
 WORKERS ?= 1
 FUZZ_SECONDS ?= 150
 STAMP  := $(VENV)/.installed
+DRILL_STAMP := .venv-drill/.installed
+QUICK  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench load fuzz dashboards rules deploy clean
+.PHONY: help install run test lint format typecheck bench load drill fuzz dashboards rules deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +52,13 @@ bench: $(STAMP) ## Benchmarks: API beside raw baselines, CPU per request beside 
 load: $(STAMP) ## k6: mixed 1000 req/s for 60 s, a ramp, the original ab scenario (BASE= TOKEN=)
 	$(BIN)/python -m scripts.load
 
+$(DRILL_STAMP): scripts/bootstrap-drill.sh
+	@scripts/bootstrap-drill.sh .venv-drill "$(PYTHON)"
+	@touch $@
+
+drill: $(STAMP) $(DRILL_STAMP) ## Disaster drills on real servers: RTO and RPO of each, 3 runs (QUICK=1: one)
+	$(BIN)/python -m scripts.drills $(if $(QUICK),--quick)
+
 deploy: $(STAMP) ## Deployment checks: render the chart, checkov on it, the Terraform and the Dockerfile
 	rm -rf build/helm-rendered
 	$(BIN)/python -m scripts.render_chart build/helm-rendered >/dev/null
@@ -59,4 +68,4 @@ rules: ## Alert rules: promtool checks and unit tests, runbook coverage
 	scripts/check-rules.sh
 
 clean: ## Remove the virtualenv and caches (keeps .brain data)
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-drill .pytest_cache .ruff_cache
