@@ -12,15 +12,18 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tests.support.api import repo_root
 from tests.support.service import Service
 
 from scripts.bench.harness import percentile
+
+if TYPE_CHECKING:
+    from scripts.drills.load import Outcome
 
 TOKEN = "drill-admin-token"  # noqa: S105  # the loopback services of one drill
 RESULTS = repo_root() / "bench-results" / "drills.json"
@@ -131,6 +134,17 @@ class Run:
     """What must never happen (a 500, an acknowledged message delivered again...)."""
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def checked(cls, outcome: Outcome, *, rto_s: float | None, **fields: Any) -> Run:
+        """A run from its RTO and the checks of `load.finish`."""
+        counts = outcome.counts
+        return cls(
+            rto_s=rto_s, acked=counts.acked, acked_lost=len(counts.acked_lost),
+            in_doubt=counts.in_doubt, in_doubt_stored_once=counts.in_doubt_stored_once,
+            duplicates=len(counts.duplicates), failed=outcome.failed,
+            failed_routes=outcome.failed_routes, problems=outcome.problems, **fields,
+        )  # fmt: skip
+
 
 @dataclasses.dataclass
 class Drill:
@@ -149,6 +163,14 @@ class Drill:
     own_share_s: float | None = None
     """When the dependency alone takes longer than the p50 target (a floor set by its HA manager,
     not by Brain), the most Brain may add to it (RTO minus the dependency's own, p50)."""
+
+    async def attempt(self, one_run: Awaitable[Run]) -> None:
+        """Await one run and keep it; a run that could not complete (a server that never came
+        up, a step that timed out) is kept as an error, which fails the drill."""
+        try:
+            self.runs.append(await one_run)
+        except (TimeoutError, RuntimeError, AssertionError, subprocess.CalledProcessError) as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
 
     def rto(self) -> tuple[float | None, float | None]:
         values = [r.rto_s for r in self.runs if r.rto_s is not None]

@@ -295,6 +295,17 @@ class Load:
         ]  # fmt: skip
         return min(ends) - after if ends else None
 
+    async def wait_first_ok(
+        self, kind: str, after: float, agents: Sequence[str] | None = None, within: float = 90
+    ) -> float | None:
+        """`first_ok`, waiting up to `within` seconds for it: the RTO seen by the clients."""
+        deadline = time.monotonic() + within
+        while (found := self.first_ok(kind, after, agents)) is None:
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.1)
+        return found
+
     def failed(self, since: float = 0.0) -> Counter[str]:
         """Failed requests by route and status ("POST /v1/memories 503")."""
         return Counter(
@@ -398,6 +409,33 @@ def tally(load: Load, rows: Stored, writes: Sequence[Write] | None = None) -> Ta
         if count > 1:
             result.duplicates.append(write.key)
     return result
+
+
+@dataclasses.dataclass
+class Outcome:
+    """A drill's load, checked against PostgreSQL once it stopped."""
+
+    counts: Tally
+    failed: Counter[str]  # failed requests by status
+    failed_routes: Counter[str]  # by route and status
+    problems: list[str]
+
+
+async def finish(drive: Load, database_url: str, *, check_stale: bool = True) -> Outcome:
+    """After the fault: stop the load, send every in-doubt write again with its key, wait for
+    every share answered 201 to be delivered, stop the consumers, then compare what was
+    acknowledged with what PostgreSQL holds (and, with `check_stale`, what the API serves)."""
+    await drive.stop()
+    await drive.retry_in_doubt()
+    undelivered = await drive.wait_delivered(60)
+    await drive.stop_consumers()
+    rows = await asyncio.to_thread(stored, database_url, drive.run)
+    problems = drive.problems()
+    if check_stale:
+        problems += await stale(drive, database_url)
+    if undelivered:
+        problems.append(f"{len(undelivered)} shares answered 201 never delivered")
+    return Outcome(tally(drive, rows), drive.statuses(), drive.failed(), problems)
 
 
 async def sleep_until(moment: float) -> None:

@@ -289,13 +289,5 @@ async def run(runs: int) -> list[harness.Drill]:
     drill = harness.Drill("point-in-time-restore", None, "measured; exact to T: 0 rows off")
     for _ in range(runs):
         with harness.workdir("pitr") as directory:
-            try:
-                drill.runs.append(await one_run(directory))
-            except (
-                TimeoutError,
-                RuntimeError,
-                AssertionError,
-                subprocess.CalledProcessError,
-            ) as exc:
-                drill.errors.append(f"{type(exc).__name__}: {exc}")
+            await drill.attempt(one_run(directory))
     return [drill]

@@ -47,7 +47,7 @@ async def one_run(cluster: Cluster, brains: harness.Brains, fault: str) -> harne
         else:
             victim.kill()
         writable = asyncio.create_task(asyncio.to_thread(_writable, cluster, victim, fault_at))
-        rto = await _first_ok(drive, fault_at, 90)
+        rto = await drive.wait_first_ok("store", fault_at)
         database_rto = await writable
         await asyncio.sleep(AFTER_S)
         # Kubernetes restarts the lost pod (or the hung node comes back): it rejoins as a
@@ -60,33 +60,14 @@ async def one_run(cluster: Cluster, brains: harness.Brains, fault: str) -> harne
         with contextlib.suppress(TimeoutError):
             await asyncio.to_thread(cluster.wait_healthy, 120)
             redundancy = time.monotonic() - fault_at
-        await drive.stop()
-        await drive.retry_in_doubt()
-        undelivered = await drive.wait_delivered(60)
-        await drive.stop_consumers()
-        rows = await asyncio.to_thread(load.stored, cluster.url(), drive.run)
-        counts = load.tally(drive, rows)
-        return harness.Run(
-            rto_s=rto, redundancy_s=redundancy, dependency_rto_s=database_rto, acked=counts.acked,
-            acked_lost=len(counts.acked_lost), in_doubt=counts.in_doubt,
-            in_doubt_stored_once=counts.in_doubt_stored_once, duplicates=len(counts.duplicates),
-            failed=drive.statuses(), failed_routes=drive.failed(), problems=drive.problems()
-            + ([f"{len(undelivered)} shares answered 201 never delivered"] if undelivered else []),
+        outcome = await load.finish(drive, cluster.url(), check_stale=False)
+        return harness.Run.checked(
+            outcome, rto_s=rto, redundancy_s=redundancy, dependency_rto_s=database_rto,
             details={
                 "fault": fault, "victim": victim.name,
-                "lost_keys": counts.acked_lost[:10],
+                "lost_keys": outcome.counts.acked_lost[:10],
             },
         )  # fmt: skip
-
-
-async def _first_ok(drive: load.Load, fault_at: float, within: float) -> float | None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = drive.first_ok("store", fault_at)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.1)
-    return None
 
 
 def _writable(cluster: Cluster, victim: Node, fault_at: float) -> float | None:
@@ -140,10 +121,7 @@ async def _cluster_drill(
         await asyncio.to_thread(brains.start)
         for _ in range(runs):
             for drill, fault in drills:
-                try:
-                    drill.runs.append(await one_run(cluster, brains, fault))
-                except (TimeoutError, RuntimeError, AssertionError) as exc:
-                    drill.errors.append(f"{type(exc).__name__}: {exc}")
+                await drill.attempt(one_run(cluster, brains, fault))
     finally:
         if brains is not None:
             brains.stop()

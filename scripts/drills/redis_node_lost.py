@@ -33,7 +33,7 @@ async def one_run(database_url: str, cluster: Cluster, brains: harness.Brains) -
         victim.kill()
         tag = f"{{default/{recipients[0]}}}"
         promoted = asyncio.create_task(asyncio.to_thread(_served, cluster, tag, victim, fault_at))
-        rto = await _first_take(drive, fault_at, lost, 90)
+        rto = await drive.wait_first_ok("take", fault_at, lost)
         redis_rto = await promoted
         await asyncio.sleep(AFTER_S)
         victim.start()  # Kubernetes restarts the pod: it rejoins as the new master's replica
@@ -43,24 +43,10 @@ async def one_run(database_url: str, cluster: Cluster, brains: harness.Brains) -
             redundancy = time.monotonic() - fault_at
         except TimeoutError:
             pass
-        await drive.stop()
-        await drive.retry_in_doubt()
-        undelivered = await drive.wait_delivered(60)
-        await drive.stop_consumers()
-        rows = await asyncio.to_thread(load.stored, database_url, drive.run)
-        counts = load.tally(drive, rows)
-        stale = await load.stale(drive, database_url)
-        problems = drive.problems() + stale
-        if undelivered:
-            problems.append(f"{len(undelivered)} shares answered 201 never delivered")
-        return harness.Run(
-            rto_s=rto, redundancy_s=redundancy, dependency_rto_s=redis_rto, acked=counts.acked,
-            acked_lost=len(counts.acked_lost), in_doubt=counts.in_doubt,
-            in_doubt_stored_once=counts.in_doubt_stored_once, duplicates=len(counts.duplicates),
-            failed=drive.statuses(), failed_routes=drive.failed(), problems=problems,
-            details={
-                "victim": victim.address, "lost_inboxes": lost, "undelivered": undelivered[:10],
-            },
+        outcome = await load.finish(drive, database_url)
+        return harness.Run.checked(
+            outcome, rto_s=rto, redundancy_s=redundancy, dependency_rto_s=redis_rto,
+            details={"victim": victim.address, "lost_inboxes": lost},
         )  # fmt: skip
 
 
@@ -77,19 +63,6 @@ def _served(cluster: Cluster, tag: str, victim: object, fault_at: float) -> floa
     return None
 
 
-async def _first_take(
-    drive: load.Load, fault_at: float, agents: list[str], within: float
-) -> float | None:
-    """Seconds from the fault to the first 2xx take of an inbox on the lost master."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = drive.first_ok("take", fault_at, agents)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.1)
-    return None
-
-
 async def run(runs: int) -> list[harness.Drill]:
     drill = harness.Drill(
         "redis-node-lost", TARGET,
@@ -99,8 +72,5 @@ async def run(runs: int) -> list[harness.Drill]:
     with harness.workdir("redis-node") as directory:
         async with serving(directory) as (database_url, cluster, brains):
             for _ in range(runs):
-                try:
-                    drill.runs.append(await one_run(database_url, cluster, brains))
-                except (TimeoutError, RuntimeError) as exc:
-                    drill.errors.append(f"{type(exc).__name__}: {exc}")
+                await drill.attempt(one_run(database_url, cluster, brains))
     return [drill]

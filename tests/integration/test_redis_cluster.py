@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,20 +15,7 @@ from litestar.testing import AsyncTestClient
 from brain import app, embedded
 from tests.support.api import AUTH
 from tests.support.api import settings as make_settings
-
-
-def _cluster_port() -> int:
-    """A free port whose cluster-bus port (+10000) is free and valid too."""
-    while True:
-        port = embedded.free_port()
-        if port >= 55000:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
+from tests.support.redis_cluster import cluster_port
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +27,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             Path(base / f"n{i}"), appendonly=False,
             extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
         )  # fmt: skip
-        node.start(port=_cluster_port())
+        node.start(port=cluster_port())
         nodes.append(node)
     try:
         addresses = [f"127.0.0.1:{n.port}" for n in nodes]
