@@ -63,6 +63,26 @@ for name, rules in sorted(alerts.items()):
     found = re.findall(r"^## (\w+)", runbook.read_text(), re.M)
     if [s for s in found if s in SECTIONS] != SECTIONS:
         problems.append(f"{runbook}: sections must be {', '.join(SECTIONS)} (found {found})")
+disasters = sorted(pathlib.Path("runbooks/disaster").glob("*.md"))
+readme = pathlib.Path("README.md").read_text()
+for runbook in disasters:
+    text = runbook.read_text()
+    found = re.findall(r"^## (.+)$", text, re.M)
+    if [s for s in found if s in SECTIONS] != SECTIONS or "The drill" not in found:
+        problems.append(f"{runbook}: sections must be {', '.join(SECTIONS)}, The drill ({found})")
+    drill = pathlib.Path("scripts/drills") / (runbook.stem.replace("-", "_") + ".py")
+    if not drill.exists():
+        problems.append(f"{runbook}: no drill {drill}")
+    if f"(disaster/{runbook.name})" not in index:
+        problems.append(f"{runbook}: not listed in runbooks/README.md")
+    if f"(runbooks/disaster/{runbook.name})" not in readme:
+        problems.append(f"{runbook}: not linked from README.md")
+    for link in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+        if not (runbook.parent / link).exists():
+            problems.append(f"{runbook}: broken link {link}")
+if len(disasters) != 4:
+    problems.append(f"runbooks/disaster: 4 disaster runbooks expected, found {len(disasters)}")
 print("\n".join(problems) or f"runbooks and tests complete for {len(alerts)} alerts")
+print(f"disaster runbooks checked: {len(disasters)}")
 sys.exit(1 if problems else 0)
 EOF
