@@ -219,16 +219,61 @@ async def test_a_silent_server_is_tried_last_by_new_connections(
     assert stored.strip() == "1"
 
 
-async def test_silent_last_reorders_only_a_multi_host_url() -> None:
+async def test_a_host_turning_primary_is_taken_while_the_silent_one_still_hangs(
+    own_pg: embedded.Postgres, second_pg: embedded.Postgres
+) -> None:
+    """A failover in progress: the old primary hangs, the other host is still a standby
+    (read-only) and turns primary while a connection attempt waits on the old one. The attempt
+    takes the new primary within a second, not after the hung server's connect_timeout."""
+    set_read_only = "ALTER SYSTEM SET default_transaction_read_only = {}"
+    second_pg.psql(set_read_only.format("on"), db="postgres")
+    second_pg.psql("SELECT pg_reload_conf()", db="postgres")
+    hosts = f"{own_pg.socket_dir},{second_pg.socket_dir}"
+    url = (
+        f"postgresql://postgres@/brain?host={hosts}&port={own_pg.port},{second_pg.port}"
+        "&target_session_attrs=read-write&connect_timeout=3"
+    )
+    hung = (str(own_pg.socket_dir), str(own_pg.port))
+    _signal_all(own_pg, signal.SIGSTOP)
+    db._silent[hung] = asyncio.get_running_loop().time() + 30
+    try:
+
+        async def promote() -> None:
+            await asyncio.sleep(0.7)
+            await asyncio.to_thread(second_pg.psql, set_read_only.format("off"), "postgres")
+            await asyncio.to_thread(second_pg.psql, "SELECT pg_reload_conf()", "postgres")
+
+        promoted = asyncio.create_task(promote())
+        started = time.monotonic()
+        conn = await db.Connection.connect(url, autocommit=True)
+        took = time.monotonic() - started
+        await promoted
+        try:
+            assert conn.info.port == second_pg.port
+            assert took < 2.5, f"waited {took:.1f} s: on the hung server's connect_timeout"
+        finally:
+            await conn.close()
+    finally:
+        db._silent.pop(hung, None)
+
+
+async def test_split_silent_only_splits_a_multi_host_url() -> None:
     db._silent[("b", "2")] = asyncio.get_running_loop().time() + 5
     try:
-        reordered = conninfo_to_dict(db.silent_last("host=a,b,c port=1,2,3 dbname=x"))
-        assert (reordered["host"], reordered["port"]) == ("a,c,b", "1,3,2")
-        one_port = conninfo_to_dict(db.silent_last("host=b,a port=2 dbname=x"))
-        assert (one_port["host"], one_port["port"]) == ("a,b", "2,2")
-        assert db.silent_last("host=b port=2 dbname=x") == "host=b port=2 dbname=x"
-        db._silent[("b", "2")] = 0.0  # expired: forgotten, the URL's order again
-        assert db.silent_last("host=b,a port=2,1") == "host=b,a port=2,1"
+        others, silent = db.split_silent("host=a,b,c port=1,2,3 dbname=x")
+        assert silent is not None
+        assert (conninfo_to_dict(others)["host"], conninfo_to_dict(others)["port"]) == (
+            "a,c",
+            "1,3",
+        )
+        assert (conninfo_to_dict(silent)["host"], conninfo_to_dict(silent)["port"]) == ("b", "2")
+        assert conninfo_to_dict(silent)["dbname"] == "x"
+        one_port = db.split_silent("host=b,a port=2 dbname=x")
+        assert [conninfo_to_dict(c)["host"] for c in one_port if c] == ["a", "b"]
+        for unchanged in ("host=b port=2 dbname=x", "host=b,b port=2,2"):
+            assert db.split_silent(unchanged) == (unchanged, None)  # one host; all silent
+        db._silent[("b", "2")] = 0.0  # expired: forgotten
+        assert db.split_silent("host=b,a port=2,1") == ("host=b,a port=2,1", None)
         assert ("b", "2") not in db._silent
     finally:
         db._silent.pop(("b", "2"), None)

@@ -50,9 +50,12 @@ second), then given up: the next request that needs a connection starts a new at
 psycopg_pool's default backs off 1, 2, 4, 8, 16 s for 5 minutes, which after a 15 s failover
 could leave the service unable to connect for 30 s more."""
 SILENT_LAST_S = 60.0
-"""For this long after a server was found silent, new connections of a multi-host URL try it
-last: it may still accept TCP connections (a stopped process's kernel does) and would cost each
-attempt its connect_timeout before the next host, the new primary, is tried."""
+"""For this long after a server was found silent, new connections of a multi-host URL do not
+wait on it: it may still accept TCP connections (a stopped process's kernel does) and would cost
+each attempt its connect_timeout before the next host, the new primary, is tried
+(`Connection.connect`)."""
+RETRY_OTHERS_S = 0.5
+"""While a silent server's connection attempt runs, how often the other hosts are tried again."""
 UNREPLICATED = "canceling wait for synchronous replication"
 """The start of PostgreSQL's warning when a commit's wait for a synchronous standby is cancelled
 (pg_cancel_backend, a client's cancel request; statement_timeout does not reach the commit): the
@@ -89,35 +92,68 @@ _silent: dict[tuple[str, str], float] = {}
 
 
 class Connection(psycopg.AsyncConnection[dict[str, Any]]):
-    """The pools' connection: with several hosts in the URL, a server found silent lately is
-    tried last (SILENT_LAST_S)."""
+    """The pools' connection. With several hosts in the URL and one of them found silent lately
+    (SILENT_LAST_S), the silent ones are tried on their own, in the background, while the others
+    are tried again every RETRY_OTHERS_S: a failover in progress may make one of them the
+    primary at any moment, and a hung server would hold each attempt for its connect_timeout."""
 
     @classmethod
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
-        return await super().connect(silent_last(conninfo), **kwargs)
+        others, silent = split_silent(conninfo)
+        if silent is None:
+            return await super().connect(conninfo, **kwargs)
+        slow = asyncio.ensure_future(super().connect(silent, **kwargs))
+        try:
+            while True:
+                try:
+                    fast = await super().connect(others, **kwargs)
+                except psycopg.OperationalError:
+                    await asyncio.wait({slow}, timeout=RETRY_OTHERS_S)
+                    if slow.done():
+                        return await slow  # the silent server answered again, or its error
+                else:
+                    await _discard(slow)
+                    return fast
+        except BaseException:
+            await _discard(slow)
+            raise
 
 
-def silent_last(conninfo: str) -> str:
-    """`conninfo` with the servers found silent in the last SILENT_LAST_S moved to the end of its
-    host list (unchanged with one host, or none silent)."""
+async def _discard(attempt: asyncio.Future[Any]) -> None:
+    """Stop a connection attempt no longer needed; close what it connected, if it did."""
+    attempt.cancel()
+    await asyncio.wait({attempt})
+    if not attempt.cancelled() and attempt.exception() is None:
+        await attempt.result().close()
+
+
+def split_silent(conninfo: str) -> tuple[str, str | None]:
+    """(`conninfo` without the servers found silent in the last SILENT_LAST_S, `conninfo` with
+    only those), or (`conninfo`, None): one host, none silent, or all of them silent."""
     now = asyncio.get_running_loop().time()
     for server, until in list(_silent.items()):
         if until <= now:
             del _silent[server]
     if not _silent:
-        return conninfo
+        return conninfo, None
     params = conninfo_to_dict(conninfo)
     hosts = str(params.get("host") or "").split(",")
     if len(hosts) < 2 or "hostaddr" in params:
-        return conninfo
+        return conninfo, None
     ports = str(params.get("port") or "").split(",")
     ports = ports if len(ports) == len(hosts) else ports[:1] * len(hosts)
     pairs = list(zip(hosts, ports, strict=True))
-    pairs.sort(key=lambda pair: pair in _silent)  # stable: the URL's order otherwise
-    params["host"] = ",".join(h for h, _ in pairs)
-    if params.get("port"):
-        params["port"] = ",".join(p for _, p in pairs)
-    return make_conninfo("", **params)
+    quiet = [pair for pair in pairs if pair in _silent]
+    if not quiet or len(quiet) == len(pairs):
+        return conninfo, None
+
+    def only(chosen: list[tuple[str, str]]) -> str:
+        part = {**params, "host": ",".join(h for h, _ in chosen)}
+        if params.get("port"):
+            part["port"] = ",".join(p for _, p in chosen)
+        return make_conninfo("", **part)
+
+    return only([pair for pair in pairs if pair not in _silent]), only(quiet)
 
 
 def _on_notice(conn: Conn) -> Callable[[psycopg.errors.Diagnostic], None]:
