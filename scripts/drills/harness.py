@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
@@ -83,8 +84,25 @@ class Brains:
         found = []
         for url in self.urls:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                found.append(httpx.get(f"{url}/health/ready", timeout=2).json())
+                found.append(httpx.get(f"{url}/health/ready", timeout=5).json())
         return found
+
+    def witness(self, dependency: str, fault_at: float, within: float) -> list[str]:
+        """During an outage of `dependency` (postgres or redis): what did not say so, within
+        `within` seconds of the fault: every process's readiness naming it down, and the first
+        process's `brain_dependency_up{dependency=...}` at 0 (set by those probes)."""
+        said = {"readiness": False, "brain_dependency_up": False}
+        deadline = fault_at + within
+        time.sleep(max(0.0, fault_at + 1.0 - time.monotonic()))
+        while not all(said.values()) and time.monotonic() < deadline:
+            answers = self.readiness()
+            if answers and all(a.get(dependency) != "up" for a in answers):
+                said["readiness"] = True
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if self.dependency_up().get(dependency) == 0:
+                    said["brain_dependency_up"] = True
+            time.sleep(0.5)
+        return [f"{what} did not say {dependency} was down" for what, ok in said.items() if not ok]
 
     def dependency_up(self) -> dict[str, float]:
         """`brain_dependency_up` of the first process, by dependency."""

@@ -47,8 +47,10 @@ async def one_run(cluster: Cluster, brains: harness.Brains, fault: str) -> harne
         else:
             victim.kill()
         writable = asyncio.create_task(asyncio.to_thread(_writable, cluster, victim, fault_at))
+        told = asyncio.create_task(asyncio.to_thread(brains.witness, "postgres", fault_at, 12))
         rto = await drive.wait_first_ok("store", fault_at)
         database_rto = await writable
+        silent = await told
         await asyncio.sleep(AFTER_S)
         # Kubernetes restarts the lost pod (or the hung node comes back): it rejoins as a
         # replica, rewound (pg_rewind) past what only it had.
@@ -61,6 +63,7 @@ async def one_run(cluster: Cluster, brains: harness.Brains, fault: str) -> harne
             await asyncio.to_thread(cluster.wait_healthy, 120)
             redundancy = time.monotonic() - fault_at
         outcome = await load.finish(drive, cluster.url(), check_stale=False)
+        outcome.problems += silent
         return harness.Run.checked(
             outcome, rto_s=rto, redundancy_s=redundancy, dependency_rto_s=database_rto,
             details={

@@ -33,8 +33,11 @@ async def one_run(database_url: str, cluster: Cluster, brains: harness.Brains) -
         victim.kill()
         tag = f"{{default/{recipients[0]}}}"
         promoted = asyncio.create_task(asyncio.to_thread(_served, cluster, tag, victim, fault_at))
+        # The cache's generations live on the lost master: readiness says degraded (redis down).
+        told = asyncio.create_task(asyncio.to_thread(brains.witness, "redis", fault_at, 5))
         rto = await drive.wait_first_ok("take", fault_at, lost)
         redis_rto = await promoted
+        silent = await told
         await asyncio.sleep(AFTER_S)
         victim.start()  # Kubernetes restarts the pod: it rejoins as the new master's replica
         redundancy = None
@@ -44,6 +47,7 @@ async def one_run(database_url: str, cluster: Cluster, brains: harness.Brains) -
         except TimeoutError:
             pass
         outcome = await load.finish(drive, database_url)
+        outcome.problems += silent
         return harness.Run.checked(
             outcome, rto_s=rto, redundancy_s=redundancy, dependency_rto_s=redis_rto,
             details={"victim": victim.address, "lost_inboxes": lost},
