@@ -49,7 +49,7 @@ RECONNECT_S = 2.0
 second), then given up: the next request that needs a connection starts a new attempt at once.
 psycopg_pool's default backs off 1, 2, 4, 8, 16 s for 5 minutes, which after a 15 s failover
 could leave the service unable to connect for 30 s more."""
-SILENT_LAST_S = 60.0
+SILENT_FOR_S = 60.0
 """For this long after a server was found silent, new connections of a multi-host URL do not
 wait on it: it may still accept TCP connections (a stopped process's kernel does) and would cost
 each attempt its connect_timeout before the next host, the new primary, is tried
@@ -85,15 +85,14 @@ _unreplicated: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections whose last commit PostgreSQL said may not have reached a synchronous standby."""
 _busy: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections a block holds now."""
-
-
 _silent: dict[tuple[str, str], float] = {}
-"""Servers (host, port) found silent, with the monotonic time until which they are tried last."""
+"""Servers (host, port) found silent, with the loop time until which new connections do not wait
+on them (SILENT_FOR_S)."""
 
 
 class Connection(psycopg.AsyncConnection[dict[str, Any]]):
     """The pools' connection. With several hosts in the URL and one of them found silent lately
-    (SILENT_LAST_S), the silent ones are tried on their own, in the background, while the others
+    (SILENT_FOR_S), the silent ones are tried on their own, in the background, while the others
     are tried again every RETRY_OTHERS_S: a failover in progress may make one of them the
     primary at any moment, and a hung server would hold each attempt for its connect_timeout."""
 
@@ -128,7 +127,7 @@ async def _discard(attempt: asyncio.Future[Any]) -> None:
 
 
 def split_silent(conninfo: str) -> tuple[str, str | None]:
-    """(`conninfo` without the servers found silent in the last SILENT_LAST_S, `conninfo` with
+    """(`conninfo` without the servers found silent in the last SILENT_FOR_S, `conninfo` with
     only those), or (`conninfo`, None): one host, none silent, or all of them silent."""
     now = asyncio.get_running_loop().time()
     for server, until in list(_silent.items()):
@@ -358,7 +357,7 @@ def guarded(conn: Conn, limit: float, *, siblings: bool = True) -> Iterator[None
         silent = True
         shut(conn)
         if server is not None:
-            _silent[server] = asyncio.get_running_loop().time() + SILENT_LAST_S
+            _silent[server] = asyncio.get_running_loop().time() + SILENT_FOR_S
         if siblings and server is not None:
             others = shut_server(server, spare=conn)
             log.warning(
