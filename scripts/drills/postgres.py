@@ -32,7 +32,8 @@ SCOPE = "brain-drill"
 TTL_S = 20
 """Patroni's leader lease: the primary's Patroni renews it every loop (1 s); when the node dies
 or hangs, another node may take the lead only once it has expired. 20 s is the least Patroni
-accepts (its validator's minimum), so it is the floor of any failover after a node is lost."""
+accepts (patroni/config.py raises a smaller ttl to 20 at start), so it is the floor of any
+failover after a node is lost."""
 PASSWORD = "drill"  # noqa: S105  # loopback servers of one drill, removed afterwards
 
 
