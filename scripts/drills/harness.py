@@ -299,7 +299,15 @@ class Drill:
             "passed": self.passed,
             "why": self.verdict(),
             "notes": self.notes(),
-            "details": [r.details | {"failed_routes": dict(r.failed_routes)} for r in self.runs],
+            "details": [
+                {
+                    "rto_s": _round(r.rto_s), "dependency_rto_s": _round(r.dependency_rto_s),
+                    "redundancy_s": _round(r.redundancy_s), "acked": r.acked,
+                    "acked_lost": r.acked_lost, "in_doubt": r.in_doubt,
+                    "failed_routes": dict(r.failed_routes),
+                } | r.details
+                for r in self.runs
+            ],
         }  # fmt: skip
 
 
