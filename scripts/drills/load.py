@@ -23,7 +23,9 @@ import httpx
 import psycopg
 
 REQUEST_TIMEOUT = 10.0
-"""The client's patience with one request: longer than any timeout of the service's own."""
+"""The client's patience with one request. The service's longest wait during an outage is a
+write slot and then a connection, 5 s each: a write queued behind both can reach this, and is
+then counted as a timeout (in doubt), as a client with this patience would see it."""
 PAUSE = 0.02
 """Between two requests of one loop (and after a failure, so that an outage is not a busy loop)."""
 
