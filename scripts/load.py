@@ -4,9 +4,9 @@ Modes:
   full (default, `make load`): the mixed workload at 1000 req/s for 60 s, then a ramp of short
       mixed runs at rising rates that finds the highest rate whose p95 stays under 20 ms with no
       failures and no dropped iterations; prints both.
-  --gate (CI): one short mixed run at a rate this machine sustains with a margin; a breach is
-      confirmed by a second run on a fresh service (`gate`); exits with k6's code (99 = a
-      threshold was breached in both runs).
+  --gate (CI): one short mixed run at a rate this machine sustains with a margin; a failing
+      run is repeated on a fresh service, and the gate fails once two runs the host did not
+      disturb have failed (`gate`); exits with k6's code (99 = a threshold was breached).
 
 Every run waits first (up to 60 s) for the machine to be quiet: what ran before it (a test suite
 removing its servers' data) must not be measured as Brain's latency.
@@ -224,42 +224,67 @@ def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, 
     return best, lines
 
 
-GATE_ATTEMPTS = 2
+GATE_RUNS = 4
+"""At most this many gate runs: two that fail undisturbed fail the gate, as does no run passing."""
+STEAL_LIMIT = 0.05
+"""A run during which the host took more than this share of the machine's CPU time (steal, in
+/proc/stat) is disturbed: its failure is not counted as Brain's. Idle, this machine's steal is
+about 0; under the gate's load it has been 0.1-0.8 s in passing runs (p95 7.7-19.8 ms) and
+3.8-6.5 s in runs of the same build that failed (p95 29-39 ms)."""
+
+
+def gate_verdict(runs: list[tuple[bool, float]]) -> str | None:
+    """The gate's verdict on its runs so far, each (passed, share of the CPU the host took):
+    "pass", "FAIL (...)", or None to run again."""
+    if runs and runs[-1][0]:
+        return "pass"
+    failures = sum(1 for passed, share in runs if not passed and share <= STEAL_LIMIT)
+    if failures >= 2:
+        return f"FAIL ({failures} undisturbed runs over the limit)"
+    if len(runs) >= GATE_RUNS:
+        disturbed = sum(1 for _, share in runs if share > STEAL_LIMIT)
+        return f"FAIL (no run passed; {disturbed} of them disturbed by the host)"
+    return None
 
 
 def gate(a: argparse.Namespace, out: Path, base: str, token: str) -> int:
     """The CI gate: the mixed run at a rate this machine sustains with a margin, held to the p95
-    limit. A breach is confirmed by a second run on a fresh service before the gate fails: on a
-    shared virtual machine one stall of a second (a neighbour's disk, CPU taken by the host) puts
-    a 20 s run's p95 over the limit. Each run prints the CPU time the host took away during it;
-    a regression fails both runs."""
+    limit. On a shared virtual machine one stall of a second (a neighbour's disk, CPU the host
+    gives to another machine) puts a 20 s run's p95 over the limit, so a failing run is repeated
+    on a fresh service: the gate fails once two runs fail that the host did not disturb
+    (STEAL_LIMIT), or when none of GATE_RUNS passes. A regression fails every run."""
     started = time.monotonic()
     stem = Path(a.script).stem
     name = f"ci-{stem}"
-    rc = 99
-    for attempt in range(1, GATE_ATTEMPTS + 1):
+    runs: list[tuple[bool, float]] = []
+    outcome = None
+    while outcome is None:
         ctx = contextlib.nullcontext((base, token)) if base else service(a.workers)
         with ctx as (url, secret):
             quiet()
-            before = _cpu()
+            before, began = _cpu(), time.monotonic()
             rc, summary = k6(
                 a.script, url, secret, out, name=name, rate=a.rate, duration=a.duration,
                 warmup=f"{a.warmup}s", p95_ms=a.p95_ms,
             )  # fmt: skip
             stolen = _cpu()[1] - before[1]
+            share = stolen / ((time.monotonic() - began) * (os.cpu_count() or 1))
         if rc not in (0, 99):
             raise SystemExit(f"k6 failed to run (exit {rc})")
-        verdict = "pass" if rc == 0 else "FAIL"
+        runs.append((rc == 0, share))
         print(
-            f"== load gate, run {attempt}: {stem} at {a.rate}/s for {a.duration} (after a "
-            f"{a.warmup} s warm-up ramp): {verdict}, {describe(figures(summary, a.duration))}; "
-            f"CPU taken by the host during the run {stolen:.1f} s"
+            f"== load gate, run {len(runs)}: {stem} at {a.rate}/s for {a.duration} (after a "
+            f"{a.warmup} s warm-up ramp): {'pass' if rc == 0 else 'FAIL'}, "
+            f"{describe(figures(summary, a.duration))}; "
+            f"CPU taken by the host during the run {stolen:.1f} s ({100 * share:.1f} %)"
         )
-        if rc == 0:
-            break
-        if attempt < GATE_ATTEMPTS:
-            print("   p95 over the limit: confirming with a second run on a fresh service")
-    print(f"== load gate: {'pass' if rc == 0 else 'FAIL'} ({time.monotonic() - started:.0f} s)")
+        outcome = gate_verdict(runs)
+        if outcome is None:
+            disturbed = (
+                " (disturbed: the host took over 5 % of the CPU)" if share > STEAL_LIMIT else ""
+            )
+            print(f"   p95 over the limit{disturbed}: again, on a fresh service")
+    print(f"== load gate: {outcome} ({time.monotonic() - started:.0f} s)")
     print(f"   summary: {out / name}.json and .txt")
     return rc
 
