@@ -1,27 +1,29 @@
-"""The CI load gate's verdict (scripts/load.py): a failing run is repeated, a run the host
-disturbed does not count against Brain, and a regression still fails."""
+"""The CI load gate's verdict (scripts/load.py): it passes only on a run within the limit; a
+failing run is repeated, one the host disturbed does not count against Brain, and a regression
+still fails."""
 
 from __future__ import annotations
 
-from scripts.load import GATE_RUNS, STEAL_LIMIT, gate_verdict
+from scripts.load import FSYNC_P95_LIMIT_MS, GATE_RUNS, STEAL_LIMIT, GateRun, gate_verdict
 
-CALM, STOLEN = 0.0, STEAL_LIMIT * 2
+PASS, FAIL = GateRun(True, 0.0, 1.0), GateRun(False, 0.0, 1.0)
+STOLEN = GateRun(False, STEAL_LIMIT * 2, 1.0)
+SLOW_DISK = GateRun(False, 0.0, FSYNC_P95_LIMIT_MS * 2)
 
 
 def test_a_passing_run_passes_and_a_failing_one_is_repeated() -> None:
-    assert gate_verdict([(True, CALM)]) == "pass"
-    assert gate_verdict([(False, CALM)]) is None
-    assert gate_verdict([(False, CALM), (True, CALM)]) == "pass"
+    assert gate_verdict([PASS]) == "pass"
+    assert gate_verdict([FAIL]) is None
+    assert gate_verdict([FAIL, PASS]) == "pass"
 
 
 def test_two_undisturbed_failures_fail() -> None:
-    assert (
-        gate_verdict([(False, CALM), (False, CALM)]) == "FAIL (2 undisturbed runs over the limit)"
-    )
-    assert gate_verdict([(False, CALM), (False, STOLEN), (False, CALM)]) is not None
+    assert gate_verdict([FAIL, FAIL]) == "FAIL (2 undisturbed runs over the limit)"
+    assert gate_verdict([FAIL, STOLEN, FAIL]) == "FAIL (2 undisturbed runs over the limit)"
 
 
-def test_disturbed_failures_are_repeated_but_not_forever() -> None:
-    assert gate_verdict([(False, STOLEN), (False, STOLEN)]) is None
-    every = [(False, STOLEN)] * GATE_RUNS
+def test_disturbed_failures_are_repeated_but_never_pass() -> None:
+    assert STOLEN.disturbance() and SLOW_DISK.disturbance() and FAIL.disturbance() is None
+    assert gate_verdict([STOLEN, SLOW_DISK]) is None
+    every = [STOLEN, SLOW_DISK] * (GATE_RUNS // 2)
     assert gate_verdict(every) == f"FAIL (no run passed; {GATE_RUNS} of them disturbed by the host)"
