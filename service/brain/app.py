@@ -13,7 +13,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from brain import admin, agents, health, memory, messaging
+from brain import admin, agents, health, memory, messaging, workspaces
 from brain.kit import (
     areas,
     auth,
@@ -25,12 +25,14 @@ from brain.kit import (
     http,
     openapi,
     pagination,
+    ratelimit,
     redis_client,
+    registry,
 )  # fmt: skip
 from brain.observability import logs, metrics, observe, tracing
 from brain.settings import Settings
 
-AREAS = (agents.AREA, memory.AREA, messaging.AREA, admin.AREA)
+AREAS = (agents.AREA, memory.AREA, messaging.AREA, workspaces.AREA, admin.AREA)
 """The areas, in the order their data depends on each other (admin's clear erases in reverse)."""
 BODY_OVERHEAD = 64 * 1024  # room for the fields around the largest context
 BLOCKING_READ_TIMEOUT = 10.0
@@ -93,8 +95,9 @@ def _redis(
                 stack.push_async_callback(blocking.aclose)
             memo = cache.Cache(redis, settings.cache_ttl_seconds)
             if serving:  # a one-shot command (brain cleanup) must not retire the whole cache
-                await memo.start(settings.workspace)
-            app.state.update(redis=redis, blocking=blocking, cache=memo)
+                await memo.start(await registry.ids(app.state.db))
+            checker = auth.Authenticator(settings, app.state.db, ratelimit.Limiter(redis))
+            app.state.update(redis=redis, blocking=blocking, cache=memo, auth=checker)
             yield
 
     return lifespan
@@ -112,7 +115,7 @@ def _areas(
         resources = areas.Resources(
             settings=settings, db=state.db, redis=state.redis, blocking=state.blocking,
             cache=state.cache, cursors=pagination.Cursors((settings.admin_token or "").encode()),
-            serving=serving, run_relay=run_relay,
+            auth=state.auth, serving=serving, run_relay=run_relay,
         )  # fmt: skip
         services = {}
         for area in AREAS:
@@ -139,7 +142,7 @@ def _background(
         stop = asyncio.Event()
         jobs: list[Coroutine[Any, Any, None]] = []
         if serving:
-            jobs.append(state.cache.watch(settings.workspace, stop))
+            jobs.append(state.cache.watch(stop))
             jobs.append(_sample(state.db, state.redis, state.blocking, stop))
             for service in busy:
                 jobs.extend(service.background(stop))
@@ -213,11 +216,12 @@ def create_app(
     api = Router(
         "/v1",
         route_handlers=[area.router for area in AREAS],
-        middleware=[auth.middleware(settings)],
+        middleware=[auth.middleware],
         dto=body.StrictJSON[msgspec.Struct],
         return_dto=None,
         dependencies={
             "workspace": Provide(auth.workspace, sync_to_thread=False),
+            "principal": Provide(auth.principal, sync_to_thread=False),
             **{area.name: _provider(area.name) for area in AREAS},
         },
     )

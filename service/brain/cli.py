@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from brain import embedded, migrate, workers
+from brain.kit import db, registry
 from brain.observability import logs
 from brain.settings import ConfigError, Settings
 
@@ -98,6 +99,10 @@ def serve(args: argparse.Namespace) -> int:
             _say("brain: BRAIN_ADMIN_TOKEN is required when the database and Redis are external")
             return 2
         _ensure_schema(settings, stack)
+        if stack is not None and stack.postgres is not None:
+            # Migrated as the owner; served as the role row-level security holds (kit.db.ROLE).
+            settings = settings.replace(database_url=stack.postgres.url(user=db.ROLE))
+            os.environ["BRAIN_DATABASE_URL"] = str(settings.database_url)
         if args.workers > 1 and settings.metrics_multiprocess_dir is None:
             # Workers share their metrics through files (prometheus-client multiprocess mode).
             metrics_dir = tempfile.mkdtemp(prefix="brain-metrics-")
@@ -168,10 +173,13 @@ def cleanup(_: argparse.Namespace) -> int:
     async def once() -> dict[str, int]:
         application = app.create_app(settings, serving=False)
         async with application.lifespan():
-            deleted: dict[str, int] = await application.state.services["admin"].cleanup(
-                settings.workspace
-            )
-            return deleted
+            admin = application.state.services["admin"]
+            totals: dict[str, int] = {}
+            workspaces = await registry.ids(application.state.db)
+            for workspace in workspaces:
+                for what, count in (await admin.cleanup(workspace)).items():
+                    totals[what] = totals.get(what, 0) + count
+            return {**totals, "workspaces": len(workspaces)}
 
     try:
         print(json.dumps(asyncio.run(once())))

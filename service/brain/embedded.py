@@ -185,9 +185,9 @@ class Postgres:
         )  # fmt: skip
         return out.stdout
 
-    def url(self, db: str = PG_DATABASE) -> str:
-        """A libpq URL over the unix socket."""
-        return f"postgresql://postgres@/{db}?host={self.socket_dir}&port={self.port}"
+    def url(self, db: str = PG_DATABASE, user: str = "postgres") -> str:
+        """A libpq URL over the unix socket (trust authentication: a private server)."""
+        return f"postgresql://{user}@/{db}?host={self.socket_dir}&port={self.port}"
 
     def stop(self) -> None:
         """Fast shutdown (rolls back open transactions, keeps every committed one)."""

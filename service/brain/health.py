@@ -56,7 +56,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         postgres = "up"
     except errors.Unavailable as exc:
         postgres = f"down: {exc.detail}"
-    redis = "up" if await state.cache.ping(state.settings.workspace) else "down"
+    redis = "up" if await state.cache.ping() else "down"
     metrics.DEPENDENCY_UP.labels("postgres").set(1 if postgres == "up" else 0)
     metrics.DEPENDENCY_UP.labels("redis").set(1 if redis == "up" else 0)
     if postgres != "up":

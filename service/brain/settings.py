@@ -49,7 +49,7 @@ class Settings:
     db_pool_max: int = 16
     """Most connections each worker opens to PostgreSQL."""
     workspace: str = "default"
-    """The workspace the admin token acts in (one workspace for now)."""
+    """The workspace the admin token works in when a request names none (`X-Brain-Workspace`)."""
     tracing_exporter: str | None = None
     """`otlp` or `console` when the OTEL_* variables ask for traces; None = tracing off."""
     metrics_multiprocess_dir: str | None = None

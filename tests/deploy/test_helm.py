@@ -3,8 +3,11 @@ assertions (in the spirit of helm-unittest suites) and the values schema."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import re
+import shutil
 import tarfile
 from functools import cache
 from pathlib import Path
@@ -279,12 +282,12 @@ def test_deployment_volumes_and_spread(default: Rendered, ha: Rendered) -> None:
 
 def test_service_env_cnpg_and_redis_cluster(default: Rendered) -> None:
     server = env(pod_spec(one(default, "Deployment"))["containers"][0])
-    assert server["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
-        "name": "brain-pg-app",
-        "key": "uri",
-    }
+    assert server["BRAIN_DATABASE_URL"]["value"] == (
+        "postgresql://$(PGUSER):$(PGPASSWORD)@brain-pg-rw.brain.svc:5432/app"
+    )
     assert "@brain-pg-ro.brain.svc:5432/app" in server["BRAIN_DATABASE_READ_URLS"]["value"]
     names = list(server)
+    assert names.index("PGPASSWORD") < names.index("BRAIN_DATABASE_URL")
     assert names.index("PGPASSWORD") < names.index("BRAIN_DATABASE_READ_URLS")
     assert names.index("REDIS_PASSWORD") < names.index("BRAIN_REDIS_URL")
     assert server["BRAIN_REDIS_URL"]["value"] == (
@@ -320,7 +323,9 @@ def test_secret_is_generated_once_and_kept(default: Rendered) -> None:
 
 def test_existing_secret_is_used() -> None:
     rendered = render({"secrets": {"existingSecret": "brain-creds"}})
-    assert not [m for m in manifests(rendered) if m["kind"] == "Secret"]
+    # Only the database role's password (CNPG), which is not one of these secrets.
+    secrets = [m["metadata"]["name"] for m in manifests(rendered) if m["kind"] == "Secret"]
+    assert secrets == ["brain-pg-brain-service"]
     server = env(pod_spec(one(rendered, "Deployment"))["containers"][0])
     assert server["BRAIN_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "brain-creds"
 
@@ -380,6 +385,197 @@ def test_cleanup_cronjob(default: Rendered) -> None:
     assert container["command"] == ["brain", "cleanup"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert {"BRAIN_DATABASE_URL", "BRAIN_REDIS_URL", "BRAIN_ADMIN_TOKEN"} <= set(env(container))
+
+
+# --- database roles: the service as brain_service, the migrations as the owner ----------------
+
+SERVICE_ROLE = "brain_service"  # service/brain/kit/db.py ROLE: every connection SETs ROLE to it
+
+
+def service_containers(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    """The containers that run as brain_service: the server and the cleanup CronJob."""
+    return {
+        "server": pod_spec(one(rendered, "Deployment"))["containers"][0],
+        "cleanup": pod_spec(one(rendered, "CronJob", "brain-cleanup"))["containers"][0],
+    }
+
+
+def owner_containers(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    """The containers that run `brain migrate` as the owner: the hook Job, the init container."""
+    (init,) = pod_spec(one(rendered, "Deployment"))["initContainers"]
+    (job,) = pod_spec(one(rendered, "Job", "brain-migrate"))["containers"]
+    return {"init": init, "job": job}
+
+
+def secret_key(rendered: Rendered, ref: dict[str, Any]) -> str:
+    """The decoded value a secretKeyRef points at, from a Secret rendered by the chart."""
+    secret = one(rendered, "Secret", ref["name"])
+    assert ref["key"] in secret["data"], ref
+    return base64.b64decode(secret["data"][ref["key"]]).decode()
+
+
+@pytest.mark.parametrize("name", ["default", "ha-pitr"])
+def test_cnpg_cluster_manages_the_service_role(
+    rendered_sets: dict[str, Rendered], name: str
+) -> None:
+    rendered = rendered_sets[name]
+    cluster = one(rendered, "Cluster", "brain-pg")
+    (role,) = cluster["spec"]["managed"]["roles"]
+    assert role == {
+        "name": SERVICE_ROLE,
+        "ensure": "present",
+        "comment": role["comment"],
+        "login": True,
+        "superuser": False,
+        "createdb": False,
+        "createrole": False,
+        "replication": False,
+        "bypassrls": False,
+        "inherit": True,
+        "connectionLimit": -1,
+        "passwordSecret": {"name": "brain-pg-brain-service"},
+    }
+    # The passwordSecret is rendered by the chart, in the format CNPG requires.
+    secret = one(rendered, "Secret", role["passwordSecret"]["name"])
+    assert secret["type"] == "kubernetes.io/basic-auth"
+    assert secret["metadata"]["labels"]["cnpg.io/reload"] == "true"
+    assert "helm.sh/hook" not in annotations(secret)  # a release resource, beside the Cluster
+    assert secret_key(rendered, {"name": secret["metadata"]["name"], "key": "username"}) == (
+        SERVICE_ROLE
+    )
+    password = secret_key(rendered, {"name": secret["metadata"]["name"], "key": "password"})
+    # Alphanumeric: it goes into BRAIN_DATABASE_URL without percent-encoding.
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", password), password
+    # The owner stays the owner, and keeps running the migrations.
+    bootstrap = cluster["spec"]["bootstrap"]
+    assert (bootstrap.get("initdb") or bootstrap["recovery"])["owner"] == "app"
+
+
+def test_service_role_password_is_generated_once_and_reused(external: Rendered) -> None:
+    template = (CHART / "templates" / "pg-service-secret.yaml").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace $name' in template
+    assert 'get $old "password" | default (randAlphaNum 32 | b64enc)' in template
+    # An external database has no managed role: its URLs name the user.
+    assert not [m for m in manifests(external) if m["metadata"]["name"].endswith("-brain-service")]
+
+
+@pytest.mark.parametrize("name", ["default", "ha-pitr"])
+def test_cnpg_service_connects_as_brain_service_migrations_as_owner(
+    rendered_sets: dict[str, Rendered], name: str
+) -> None:
+    rendered = rendered_sets[name]
+    (role,) = one(rendered, "Cluster")["spec"]["managed"]["roles"]
+    role_secret = role["passwordSecret"]["name"]
+    for where, container in service_containers(rendered).items():
+        variables = env(container)
+        user = variables["PGUSER"]["valueFrom"]["secretKeyRef"]
+        password = variables["PGPASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert user == {"name": role_secret, "key": "username"}, where
+        assert password == {"name": role_secret, "key": "password"}, where
+        assert secret_key(rendered, user) == SERVICE_ROLE, where
+        assert variables["BRAIN_DATABASE_URL"]["value"] == (
+            "postgresql://$(PGUSER):$(PGPASSWORD)@brain-pg-rw.brain.svc:5432/app"
+        ), where
+        assert variables["BRAIN_DATABASE_READ_URLS"]["value"] == (
+            "postgresql://$(PGUSER):$(PGPASSWORD)@brain-pg-ro.brain.svc:5432/app"
+        ), where
+        # $(VAR) expands only variables defined before it.
+        names = list(variables)
+        for url in ("BRAIN_DATABASE_URL", "BRAIN_DATABASE_READ_URLS"):
+            assert names.index("PGUSER") < names.index(url), where
+            assert names.index("PGPASSWORD") < names.index(url), where
+        assert "brain-pg-app" not in yaml.safe_dump(container), where
+    for where, container in owner_containers(rendered).items():
+        variables = env(container)
+        assert variables["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "brain-pg-app",
+            "key": "uri",
+        }, where
+        assert role_secret not in yaml.safe_dump(container), where
+
+
+def test_external_service_url_defaults_to_the_owner_url(external: Rendered) -> None:
+    for where, container in {**service_containers(external), **owner_containers(external)}.items():
+        ref = env(container)["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "brain", "key": "database-url"}, where
+
+
+def test_external_service_url_key_splits_service_and_migrations() -> None:
+    values = {
+        "postgresql": {
+            "mode": "external",
+            "external": {"existingSecret": "db-urls", "serviceUrlKey": "database-service-url"},
+        },
+        "redis": VALUE_SETS["external"]["redis"],
+    }
+    rendered = render(values)
+    for where, container in service_containers(rendered).items():
+        variables = env(container)
+        assert variables["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "db-urls",
+            "key": "database-service-url",
+        }, where
+        assert variables["BRAIN_DATABASE_READ_URLS"]["valueFrom"]["secretKeyRef"]["optional"]
+    for where, container in owner_containers(rendered).items():
+        assert env(container)["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "db-urls",
+            "key": "database-url",
+        }, where
+    # Without existingSecret the chart's Secret holds serviceUrl under serviceUrlKey.
+    inline = copy.deepcopy(VALUE_SETS["external"])
+    inline["postgresql"]["external"] |= {
+        "serviceUrlKey": "database-service-url",
+        "serviceUrl": "postgresql://brain_service:pw@db.example.com:5432/brain",
+    }
+    rendered = render(inline)
+    for where, container in service_containers(rendered).items():
+        ref = env(container)["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert secret_key(rendered, ref).startswith("postgresql://brain_service:"), where
+    for where, container in owner_containers(rendered).items():
+        ref = env(container)["BRAIN_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        owner = VALUE_SETS["external"]["postgresql"]["external"]["url"]
+        assert secret_key(rendered, ref) == owner, where
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"serviceUrlKey": "database-service-url"}, "serviceUrl (or existingSecret) is required"),
+        ({"serviceUrl": "postgresql://brain_service@db/brain"}, "needs postgresql.external.serv"),
+    ],
+)
+def test_external_service_url_without_its_pair_fails(given: dict[str, str], message: str) -> None:
+    values = copy.deepcopy(VALUE_SETS["external"])
+    values["postgresql"]["external"] |= given
+    with pytest.raises(helm_python.HelmRenderError, match=re.escape(message)):
+        render(values)
+
+
+def test_migration_job_waits_out_the_upgrade_that_adds_the_role(tmp_path: Path) -> None:
+    """The pre-upgrade Job runs before the Cluster gains the managed role: the upgrade from a
+    chart without it leaves the migration to the init container. lookup is empty offline, so the
+    helper is probed with Cluster objects in a copy of the chart."""
+    template = (CHART / "templates" / "migrate-job.yaml").read_text()
+    assert 'lookup "postgresql.cnpg.io/v1" "Cluster"' in template
+    assert 'include "brain.lacksServiceRole" $live' in template
+    chart = tmp_path / "brain"
+    shutil.copytree(CHART, chart)  # the files/ symlinks are copied as their contents
+    clusters = {
+        "install": {},
+        "old chart": {"kind": "Cluster", "spec": {"instances": 3}},
+        "other roles": {"kind": "Cluster", "spec": {"managed": {"roles": [{"name": "x"}]}}},
+        "declared": {"kind": "Cluster", "spec": {"managed": {"roles": [{"name": SERVICE_ROLE}]}}},
+    }
+    lines = [
+        f'{name}: {{{{ include "brain.lacksServiceRole" (fromJson `{json.dumps(c)}`) | quote }}}}'
+        for name, c in clusters.items()
+    ]
+    (chart / "templates" / "zz-probe.yaml").write_text("\n".join(lines) + "\n")
+    rendered = helm_python.Chart.load(chart).render({}, name="brain", namespace="brain")
+    got = yaml.safe_load(rendered["brain/templates/zz-probe.yaml"])
+    assert got == {"install": "", "old chart": "true", "other roles": "true", "declared": ""}
+    # Offline (a first install, `helm template`) the Job renders.
+    assert one(render({}), "Job", "brain-migrate")
 
 
 def test_helm_test_pod_calls_ready(default: Rendered) -> None:

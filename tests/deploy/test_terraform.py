@@ -114,6 +114,7 @@ def test_module_validates_what_can_be_wrong() -> None:
         "image_tag",
         "postgresql_mode",
         "external_database_url",
+        "external_service_database_url",
         "redis_mode",
         "external_redis_url",
         "backup_bucket_name",
@@ -124,7 +125,12 @@ def test_module_validates_what_can_be_wrong() -> None:
         assert f"var.{name}" in validation["condition"]
         assert validation["error_message"].endswith(".")
     assert '"latest"' in variables["image_tag"]["validation"][0]["condition"]
-    for secret in ("external_database_url", "external_redis_url", "backup_credentials"):
+    for secret in (
+        "external_database_url",
+        "external_service_database_url",
+        "external_redis_url",
+        "backup_credentials",
+    ):
         assert variables[secret]["sensitive"] is True, secret
 
 
@@ -241,6 +247,24 @@ def test_helm_release_installs_the_repository_chart_into_the_namespace() -> None
         known = schema["properties"][key]["properties"]
         assert set(value) <= set(known), f"{key}: {set(value) - set(known)}"
     assert values["backup"]["destinationPath"] == "s3://${aws_s3_bucket.backup.bucket}"
+
+
+def test_external_database_urls_reach_the_chart_by_key() -> None:
+    """External mode: the owner's URL (migrations) and, when given, the service's own URL (user
+    brain_service) are keys of the module's Secret; the chart reads them by key only."""
+    locals_ = {k: v for item in _load(MODULE)["locals"] for k, v in item.items()}
+    urls = locals_["external_urls"]
+    assert "database-url = var.external_database_url" in urls
+    assert "database-service-url = var.external_service_database_url" in urls
+    assert "var.external_service_database_url != null" in locals_["service_database_url"]
+    external = locals_["values"]["postgresql"]["external"]
+    assert external["urlKey"] == "database-url"
+    assert '"database-service-url"' in external["serviceUrlKey"]
+    assert 'local.service_database_url ? "database-service-url" : ""' in external["serviceUrlKey"]
+    schema = json.loads((ROOT / "deploy/helm/brain/values.schema.json").read_text())
+    known = schema["properties"]["postgresql"]["properties"]["external"]["properties"]
+    assert set(external) <= set(known)
+    assert "var.external_service_database_url" not in json.dumps(locals_["values"])
 
 
 def test_namespace_enforces_restricted_pod_security() -> None:

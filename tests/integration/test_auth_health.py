@@ -28,8 +28,10 @@ async def test_v1_needs_the_admin_token(client: AsyncTestClient, headers: dict) 
 
 
 def concrete(template: str) -> str:
-    """A path for a route template: a uuid for a memory id, the parameter's name for the rest."""
+    """A path for a route template: a uuid for a memory or key id, the parameter's name for the
+    rest."""
     path = template.replace("{memory_id}", str(uuid.uuid4()))
+    path = path.replace("{key_id}", str(uuid.uuid4()))
     return path.replace("{", "").replace("}", "")
 
 

@@ -1,4 +1,4 @@
-"""The admin area: stats, cleanup and clear, over the data of every other area."""
+"""The admin area: stats, cleanup, clear and the audit log, over the data of every other area."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from brain.kit.areas import Area, Resources
 
 
 def build(resources: Resources) -> AdminService:
-    return AdminService(resources.db, resources.cache, resources.data)
+    return AdminService(resources.db, resources.cache, resources.data, resources.cursors)
 
 
 AREA = Area("admin", routes.router, build)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -73,3 +74,44 @@ class Cleanup(msgspec.Struct):
         "messages_trimmed": 17,
         "messages_pruned": 0,
     }
+
+
+class AuditEntry(msgspec.Struct):
+    """One entry of the audit log."""
+
+    id: int
+    at: fields.Timestamp
+    action: Annotated[
+        str,
+        msgspec.Meta(
+            description="workspace.created, workspace.deleted, key.created, key.revoked, clear, "
+            "cleanup, agent.exported or agent.purged"
+        ),
+    ]
+    key_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="the key that did it; null: the admin token")
+    ]
+    request_id: str | None
+    target: Annotated[
+        str | None, msgspec.Meta(description="the workspace, key or agent it was done to")
+    ]
+    detail: dict[str, Any]
+
+    example: ClassVar[dict[str, Any]] = {
+        "id": 42,
+        "at": "2026-12-01T09:00:00+00:00",
+        "action": "key.revoked",
+        "key_id": None,
+        "request_id": "4f1c2a9e8b7d6c5e4f3a2b1c0d9e8f7a",
+        "target": "0b6c1d5e-8a4f-4c1e-9f0a-2d3b4c5d6e7f",
+        "detail": {},
+    }
+
+
+class AuditPage(msgspec.Struct):
+    """Newest first; pass `next_cursor` back as `cursor` for older entries (null: the last)."""
+
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+    example: ClassVar[dict[str, Any]] = {"items": [AuditEntry.example], "next_cursor": None}

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from brain.kit import areas, cache, db, idempotency
+from brain.kit import areas, audit, cache, db, idempotency, pagination
 
 ERASE_TIMEOUT_S = 300
 """How long each statement of a workspace's erase (`POST /v1/admin/clear`) may run: one DELETE of
@@ -15,11 +16,16 @@ every row of a table, far longer than a request's statement (`db.STATEMENT_TIMEO
 
 class AdminService:
     def __init__(
-        self, database: db.Database, memo: cache.Cache, data: Sequence[areas.WorkspaceData]
+        self,
+        database: db.Database,
+        memo: cache.Cache,
+        data: Sequence[areas.WorkspaceData],
+        cursors: pagination.Cursors,
     ) -> None:
         self.db = database
         self.cache = memo
         self.data = list(data)
+        self.cursors = cursors
 
     async def stats(self, workspace: str) -> dict[str, Any]:
         """Each area's counts, then the cache's hits and misses across every process."""
@@ -37,23 +43,45 @@ class AdminService:
 
     async def cleanup(self, workspace: str) -> dict[str, int]:
         """What each area deletes once expired (memories; stream entries past the retention and
-        history past its window), then day-old idempotency keys."""
+        history past its window), then day-old idempotency keys (`brain cleanup`: not audited,
+        it runs every few minutes in every workspace)."""
         deleted: dict[str, int] = {}
         for part in self.data:
             deleted.update(await part.cleanup(workspace))
-        async with self.db.connection(write=True) as conn:
+        async with self.db.connection(workspace=workspace, write=True) as conn:
             await idempotency.forget_older_than(conn, workspace)
         return deleted
 
-    async def clear(self, workspace: str) -> None:
-        """Delete all the data of the workspace and its idempotency keys in one transaction,
-        then what each area keeps outside PostgreSQL (cache entries, delivery streams)."""
+    async def audited_cleanup(self, workspace: str, key_id: uuid.UUID | None) -> dict[str, int]:
+        """`cleanup` for `POST /v1/admin/cleanup`, recorded in the audit log."""
+        deleted = await self.cleanup(workspace)
+        await audit.write(self.db, workspace, "cleanup", key_id, None, deleted)
+        return deleted
+
+    async def clear(self, workspace: str, key_id: uuid.UUID | None = None) -> None:
+        """Delete all the data of the workspace and its idempotency keys in one transaction
+        (with its audit entry), then what each area keeps outside PostgreSQL (cache entries,
+        delivery streams). Its API keys and audit log stay."""
         after = []
-        async with self.db.transaction(statement_seconds=ERASE_TIMEOUT_S) as conn:
+        async with self.db.transaction(
+            workspace=workspace, statement_seconds=ERASE_TIMEOUT_S
+        ) as conn:
             for part in reversed(self.data):
                 done = await part.erase(conn, workspace)
                 if done is not None:
                     after.append(done)
             await idempotency.forget_all(conn, workspace)
+            await audit.record(conn, workspace, "clear", key_id)
         for done in after:
             await done()
+
+    async def audit(self, workspace: str, limit: int, cursor: str | None) -> bytes:
+        """The audit log, newest first, a page at a time."""
+        scope = pagination.scope("audit", workspace)
+        before = None if cursor is None else self.cursors.decode(cursor, scope, pagination.Seq).seq
+        rows = await audit.page(self.db, workspace, before, limit + 1)
+
+        def after(row: dict[str, object]) -> str:
+            return self.cursors.encode(scope, pagination.Seq(int(str(row["id"]))))
+
+        return pagination.page(rows, limit, after)[0]

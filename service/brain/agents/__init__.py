@@ -8,7 +8,7 @@ from brain.kit.areas import Area, Resources
 
 
 def build(resources: Resources) -> AgentService:
-    return AgentService(resources.db, resources.settings.max_context_bytes)
+    return AgentService(resources.db, resources.settings.max_context_bytes, resources.data)
 
 
 AREA = Area("agents", routes.router, build)

@@ -7,12 +7,14 @@ from typing import Annotated
 from litestar import Router, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
 
 from brain.agents.schemas import Agent, AgentIn, AgentPage
 from brain.agents.service import AgentService
-from brain.kit import auth, http, openapi
+from brain.kit import auth, errors, http, openapi
 
 Agents = NamedDependency[AgentService]
+NDJSON = "application/x-ndjson"
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size, 1-500 (500)")]
 AfterAgent = Annotated[
     str | None,
@@ -37,12 +39,17 @@ TO_AGENT = {
         **openapi.responses(200, Agent, "Updated: the registration as it is now.", *openapi.WRITE),
         **openapi.responses(201, Agent, "Registered: the new agent."),
     },
-    opt={"links": {200: TO_AGENT, 201: TO_AGENT}},
+    opt={"links": {200: TO_AGENT, 201: TO_AGENT}, **auth.needs("agents:write")},
 )
 async def register(
-    agent_id: http.AgentPath, data: JSONBody[AgentIn], agents: Agents, workspace: auth.Workspace
+    agent_id: http.AgentPath,
+    data: JSONBody[AgentIn],
+    agents: Agents,
+    workspace: auth.Workspace,
+    principal: auth.Caller,
 ) -> http.Raw:
     """Create or replace a registration: name, role, capabilities and metadata as a whole."""
+    principal.acting_as(agent_id, "agent_id")
     body, created = await agents.register(workspace, agent_id, data)
     return http.raw_json(body, 201 if created else 200)
 
@@ -52,6 +59,7 @@ async def register(
     operation_id="list_agents",
     summary="List registered agents, by id",
     responses=openapi.responses(200, AgentPage, "A page of agents.", *openapi.READ),
+    opt=auth.needs("agents:read"),
 )
 async def index(
     agents: Agents,
@@ -68,6 +76,7 @@ async def index(
     operation_id="get_agent",
     summary="Get an agent",
     responses=openapi.responses(200, Agent, "The agent.", 401, 404, 422, 503),
+    opt=auth.needs("agents:read"),
 )
 async def read(agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspace) -> http.Raw:
     """One registration."""
@@ -80,10 +89,58 @@ async def read(agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspa
     summary="Unregister an agent",
     status_code=204,
     responses=openapi.responses(204, None, "Unregistered.", 401, 404, 422, 503),
+    opt=auth.needs("agents:write"),
 )
-async def remove(agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspace) -> None:
-    """Remove the registration; the agent's memories stay (they are shared knowledge)."""
-    await agents.delete(workspace, agent_id)
+async def remove(
+    agent_id: http.AgentPath,
+    agents: Agents,
+    workspace: auth.Workspace,
+    principal: auth.Caller,
+    purge: Annotated[
+        bool,
+        QueryParameter(
+            description="erase everything held of the agent too (needs the scope admin)"
+        ),
+    ] = False,
+) -> None:
+    """Remove the registration; the agent's memories stay (they are shared knowledge). With
+    `purge=true`: erase its memories, messages (sent, and sent to it), deliveries, cache and
+    stream entries as well, in one transaction, recorded in the audit log (204 also when
+    nothing of it was left)."""
+    principal.acting_as(agent_id, "agent_id")
+    if not purge:
+        await agents.delete(workspace, agent_id)
+        return
+    if "admin" not in principal.scopes:
+        raise errors.Forbidden("purge=true needs the scope admin", field="purge")
+    await agents.erase_agent(workspace, agent_id, principal.key_id)
 
 
-router = Router("/", route_handlers=[register, index, read, remove], tags=["agents"])
+@get(
+    "/agents/{agent_id:str}/export",
+    operation_id="export_agent",
+    summary="Export everything held of an agent (NDJSON)",
+    responses=openapi.responses(
+        200,
+        str,
+        'One JSON object per line: `{"type": "agent"|"memory"|"message", "data": '
+        "{...}}`, the registration first; received messages carry `acked_at`.",
+        401,
+        404,
+        422,
+        503,
+        media_type=NDJSON,
+    ),
+    opt=auth.needs("admin"),
+)
+async def export(
+    agent_id: http.AgentPath, agents: Agents, workspace: auth.Workspace, principal: auth.Caller
+) -> Stream:
+    """The agent's registration, memories and messages, streamed a page at a time (for a data
+    subject's access request); recorded in the audit log."""
+    lines = await agents.export_agent(workspace, agent_id, principal.key_id)
+    disposition = f'attachment; filename="{agent_id}.ndjson"'
+    return Stream(lines, media_type=NDJSON, headers={"Content-Disposition": disposition})
+
+
+router = Router("/", route_handlers=[register, index, read, remove, export], tags=["agents"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Protocol, runtime_checkable
 
 from litestar import Router
 
-from brain.kit import cache, db, pagination, redis_client
+from brain.kit import auth, cache, db, pagination, redis_client
 from brain.settings import Settings
 
 
@@ -29,6 +29,7 @@ class Resources:
     """A Redis client for blocking reads (long polls), apart from the one for quick calls."""
     cache: cache.Cache
     cursors: pagination.Cursors
+    auth: auth.Authenticator
     serving: bool
     """False for a one-shot command (`brain cleanup`): no background work."""
     run_relay: bool
@@ -76,4 +77,15 @@ class WorkspaceData(Protocol):
     async def erase(self, conn: db.Conn, workspace: str) -> Callable[[], Awaitable[None]] | None:
         """Delete all of it in the clear's transaction (`conn`); what to do once that commits
         (caches, streams), if anything. Areas are erased in the reverse of their order."""
+        ...
+
+    def export(self, workspace: str, agent_id: str) -> AsyncIterator[bytes]:
+        """What it holds of one agent, as NDJSON lines (`{"type": ..., "data": {...}}\\n`)."""
+        ...
+
+    async def purge(
+        self, conn: db.Conn, workspace: str, agent_id: str
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Delete what it holds of one agent in the purge's transaction (`conn`); what to do
+        once that commits, if anything."""
         ...

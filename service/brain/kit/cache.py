@@ -9,7 +9,9 @@ acknowledgement can match an entry computed before the write.
 
 Redis unavailable means bypass (G6): lookups and fills are skipped for a second at a time, counted,
 and logged once per outage. Writes acknowledged meanwhile could not bump their counters, so when
-Redis answers again the epoch is bumped before the cache is used, which retires every older entry.
+Redis answers again the epoch of every workspace this process has worked in is bumped before the
+cache is used, which retires every older entry. A process bumps every workspace's epoch when it
+starts, too: its previous run may have died between a commit and its bump.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ log = logging.getLogger("brain.cache")
 
 Outcome = Literal["hit", "miss", "bypass"]
 RETRY_SECONDS = 1.0
+MAX_WORKSPACES = 100_000
+"""Workspaces a process remembers having worked in (beyond it, it forgets them all and starts
+over: only the epoch bump after an outage covers fewer of them)."""
 _SEP = b"\n"
 
 
@@ -60,9 +65,9 @@ class Cache:
         self._down = client is None
         self._retry_at = 0.0
         self._recover_lock = asyncio.Lock()
-        self._memory_token: bytes | None = None  # (epoch, del) as last seen by a lookup
-        self._lookups = 0  # counted here, added to Redis by `watch` once a second
-        self._misses = 0
+        self._memory_tokens: dict[str, bytes] = {}  # (epoch, del) as last seen by a lookup
+        self._seen: set[str] = set()  # the workspaces this process has worked in
+        self._counts: dict[str, list[int]] = {}  # [lookups, misses], added to Redis by `watch`
 
     # -- health -----------------------------------------------------------------------------
 
@@ -74,8 +79,12 @@ class Cache:
         self._down = True
         self._retry_at = time.monotonic() + RETRY_SECONDS
 
-    async def _usable(self, workspace: str, *, quiet: bool = False) -> bool:
+    async def _usable(self, workspace: str | None, *, quiet: bool = False) -> bool:
         """False while Redis is down; on its return, retire all entries before using it."""
+        if workspace is not None and workspace not in self._seen:
+            if len(self._seen) >= MAX_WORKSPACES:
+                self._seen.clear()
+            self._seen.add(workspace)
         if not self._down:
             return True
         if self.client is None or time.monotonic() < self._retry_at:
@@ -85,14 +94,10 @@ class Cache:
                 return True
             try:
                 # No MULTI: redis-py's cluster client runs it in a thread with another loop.
-                gens = keys.generations(workspace)
-                _, counters = await redis_client.pipeline(
-                    self.client, [("HINCRBY", gens, "epoch", 1), ("HMGET", gens, "epoch", "del")]
-                )
+                await self._retire(self._seen)
             except RedisError as exc:
                 self._failed(exc)
                 return False
-            self._memory_token = _token(counters)
             self._down = False
             metrics.DEPENDENCY_UP.labels("redis").set(1)
             if not quiet:
@@ -102,16 +107,34 @@ class Cache:
     def _still_down(self) -> bool:
         return self._down
 
-    async def start(self, workspace: str) -> None:
-        """At process start: retire entries that a crashed process may have left stale."""
+    async def _retire(self, workspaces: Iterable[str]) -> None:
+        """Bump the epoch of each of `workspaces` (one round trip per 500), and take their
+        (epoch, del) as the memory tokens from now on."""
+        assert self.client is not None
+        chosen = sorted(workspaces)
+        self._memory_tokens.clear()
+        for start in range(0, len(chosen), 500):
+            part = chosen[start : start + 500]
+            commands: list[tuple[Any, ...]] = []
+            for workspace in part:
+                gens = keys.generations(workspace)
+                commands += [("HINCRBY", gens, "epoch", 1), ("HMGET", gens, "epoch", "del")]
+            replies = await redis_client.pipeline(self.client, commands)
+            for workspace, counters in zip(part, replies[1::2], strict=True):
+                self._memory_tokens[workspace] = _token(counters)
+
+    async def start(self, workspaces: Iterable[str]) -> None:
+        """At process start: retire entries that a crashed process may have left stale, in
+        every workspace."""
         if self.client is None:
             return
+        self._seen.update(workspaces)
         self._down = True
         self._retry_at = 0.0
-        if not await self._usable(workspace, quiet=True):
+        if not await self._usable(None, quiet=True):
             log.warning("redis unavailable at start-up, cache bypassed until it answers")
 
-    async def ping(self, workspace: str) -> bool:
+    async def ping(self, workspace: str | None = None) -> bool:
         """True when Redis answers now (and, if it was down, the cache is back in use)."""
         if self.client is None:
             return False
@@ -123,22 +146,23 @@ class Cache:
         self._retry_at = 0.0
         return await self._usable(workspace)
 
-    async def watch(self, workspace: str, stop: asyncio.Event) -> None:
+    async def watch(self, stop: asyncio.Event) -> None:
         """Background task until `stop`: probe Redis while it is down, so that recovery (and its
-        epoch bump) needs no traffic; add this process's lookups to the shared counters."""
+        epoch bumps) needs no traffic; add this process's lookups to the shared counters, for
+        every workspace."""
 
         async def tick() -> None:
-            if await self._usable(workspace):
-                await self._flush_counts(workspace)
+            if await self._usable(None):
+                for workspace in list(self._counts):
+                    await self._flush_counts(workspace)
 
         await background.every(RETRY_SECONDS, stop, tick, last=True)
 
     async def _flush_counts(self, workspace: str) -> None:
         """Add this process's lookups and misses to the workspace's shared counters."""
-        lookups, misses = self._lookups, self._misses
+        lookups, misses = self._counts.pop(workspace, (0, 0))
         if (not lookups and not misses) or self.client is None:
             return
-        self._lookups, self._misses = 0, 0
         try:
             stats = keys.cache_stats(workspace)
             await redis_client.pipeline(
@@ -162,14 +186,17 @@ class Cache:
             self._failed(exc)
             metrics.labelled(metrics.CACHE_REQUESTS, "bypass").inc()
             return BYPASS
-        self._lookups += 1
+        counted = self._counts.get(workspace)
+        if counted is None:
+            counted = self._counts[workspace] = [0, 0]
+        counted[0] += 1
         token = _token(counters)
         if value is not None:
             stored_token, _, body = value.partition(_SEP)
             if stored_token == token:
                 metrics.labelled(metrics.CACHE_REQUESTS, "hit").inc()
                 return Lookup("hit", body, token)
-        self._misses += 1
+        counted[1] += 1
         metrics.labelled(metrics.CACHE_REQUESTS, "miss").inc()
         return Lookup("miss", None, token)
 
@@ -195,7 +222,7 @@ class Cache:
         """A single memory depends only on deletions and the epoch (memories are immutable)."""
         lookup = await self._lookup(workspace, keys.memory(workspace, memory_id), ("epoch", "del"))
         if lookup.outcome != "bypass":
-            self._memory_token = lookup.token
+            self._memory_tokens[workspace] = lookup.token
         return lookup
 
     async def put_memory(
@@ -207,10 +234,11 @@ class Cache:
         ttl = self.ttl_for([expires], time.time())
         await self._fill(keys.memory(workspace, memory_id), lookup.token, body, ttl)
 
-    def memory_token(self) -> bytes | None:
-        """What a single memory written now may carry: (epoch, del) as seen *before* the write,
-        so that a deletion or a clear after it leaves the entry unusable. None: not known yet."""
-        return None if self._down else self._memory_token
+    def memory_token(self, workspace: str) -> bytes | None:
+        """What a single memory written now may carry: (epoch, del) of its workspace as seen
+        *before* the write, so that a deletion or a clear after it leaves the entry unusable.
+        None: not known yet."""
+        return None if self._down else self._memory_tokens.get(workspace)
 
     @staticmethod
     def _query_fields(agent_ids: Sequence[str] | None) -> list[str]:
@@ -249,8 +277,8 @@ class Cache:
         written: Sequence[tuple[str, bytes, float | None]],
     ) -> None:
         """After memories (id, body, expiry) of these agents are committed: retire what they
-        change and write them through, in one round trip. `token` comes from `memory_token()`,
-        taken before the write."""
+        change and write them through, in one round trip. `token` comes from
+        `memory_token(workspace)`, taken before the write."""
         now = time.time()
         fills = []
         for memory_id, body, expires in written:

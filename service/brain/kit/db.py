@@ -56,6 +56,16 @@ each attempt its connect_timeout before the next host, the new primary, is tried
 (`Connection.connect`)."""
 RETRY_OTHERS_S = 0.5
 """While a silent server's connection attempt runs, how often the other hosts are tried again."""
+ROLE = "brain_service"
+"""The role every connection of the service works as (`SET ROLE` when it connects): it owns
+nothing and has no BYPASSRLS, so PostgreSQL's row-level security holds under every statement
+(migration 0004). The URL's user must be that role or a member of it (the owner who migrated)."""
+WORKSPACE_SETTING = "brain.workspace"
+"""The connection's setting the row-level security policies compare each row's workspace with:
+a connection shows the rows of that workspace only, and none while it is unset."""
+ALL = "*"
+"""The `workspace` of the service's own work across workspaces (the registry, the relay): only
+the tables that work needs accept it (migration 0004); every other table shows no row."""
 UNREPLICATED = "canceling wait for synchronous replication"
 """The start of PostgreSQL's warning when a commit's wait for a synchronous standby is cancelled
 (pg_cancel_backend, a client's cancel request; statement_timeout does not reach the commit): the
@@ -85,6 +95,8 @@ _unreplicated: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections whose last commit PostgreSQL said may not have reached a synchronous standby."""
 _busy: weakref.WeakSet[Conn] = weakref.WeakSet()
 """Connections a block holds now."""
+_workspace_of: weakref.WeakKeyDictionary[Conn, str] = weakref.WeakKeyDictionary()
+"""The value of WORKSPACE_SETTING on each open connection, as this process last set it."""
 _silent: dict[tuple[str, str], float] = {}
 """Servers (host, port) found silent, with the loop time until which new connections do not wait
 on them (SILENT_FOR_S)."""
@@ -196,7 +208,8 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
     async def configure(conn: Conn) -> None:
         # UTC: timestamps rendered to JSON by PostgreSQL (memory_json) come out in UTC.
         await conn.execute(
-            f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'; SET TimeZone = 'UTC'"
+            f"SET ROLE {ROLE}; SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'; "
+            "SET TimeZone = 'UTC'"
         )
         _connections[conn] = (conn.info.host, str(conn.info.port))
         conn.add_notice_handler(_on_notice(conn))
@@ -280,33 +293,38 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def connection(
-        self, *, read_only: bool = False, write: bool = False
+        self, *, workspace: str, read_only: bool = False, write: bool = False
     ) -> AsyncIterator[Conn]:
-        """A pooled connection; driver errors leave as Brain errors. `write`: the block changes
-        data (it takes one of the write slots); `read_only`: it may run on a replica."""
+        """A pooled connection working in `workspace` (`enter`); driver errors leave as Brain
+        errors. `write`: the block changes data (it takes one of the write slots); `read_only`:
+        it may run on a replica."""
         if write:
             async with self._write_slot():
                 with translated():
                     async with self.primary.connection() as conn:
                         with guarded(conn, STATEMENT_TIMEOUT_S + SILENCE_MARGIN_S):
+                            await enter(conn, workspace)
                             yield conn
             return
         chosen = self.replica if read_only else self.primary
         with translated():
             async with chosen.connection() as conn:
                 with guarded(conn, STATEMENT_TIMEOUT_S + SILENCE_MARGIN_S):
+                    await enter(conn, workspace)
                     yield conn
 
     @contextlib.asynccontextmanager
     async def transaction(
-        self, *, statement_seconds: int = STATEMENT_TIMEOUT_S
+        self, *, workspace: str, statement_seconds: int = STATEMENT_TIMEOUT_S
     ) -> AsyncIterator[Conn]:
-        """A connection inside one transaction on the primary, committed when the block ends
-        (a write: it takes one of the write slots); each statement may run `statement_seconds`."""
+        """A connection working in `workspace`, inside one transaction on the primary, committed
+        when the block ends (a write: it takes one of the write slots); each statement may run
+        `statement_seconds`."""
         async with self._write_slot():
             with translated():
                 async with self.primary.connection() as conn:
                     with guarded(conn, statement_seconds + SILENCE_MARGIN_S):
+                        await enter(conn, workspace)  # before BEGIN: a rollback cannot undo it
                         async with conn.transaction():
                             if statement_seconds != STATEMENT_TIMEOUT_S:
                                 await conn.execute(
@@ -341,6 +359,23 @@ class Database:
             async with self.primary.connection(timeout=wait) as conn:
                 with guarded(conn, wait, siblings=False):
                     await conn.execute("SELECT 1")
+
+
+async def enter(conn: Conn, workspace: str) -> None:
+    """Make `conn` work in `workspace` before the block that checked it out runs a statement.
+
+    Every checkout passes here, so a pooled connection never carries one block's workspace into
+    the next. The setting is session-wide and set outside any transaction (a rollback would
+    restore the previous value behind this process's back); it costs a round trip only when the
+    connection last worked in another workspace."""
+    if not workspace:
+        raise ValueError("a connection needs a workspace")
+    if _workspace_of.get(conn) != workspace:
+        _workspace_of.pop(conn, None)  # unknown until PostgreSQL confirms the new value
+        await conn.execute(
+            "SELECT set_config(%s, %s, false)", (WORKSPACE_SETTING, workspace), prepare=True
+        )
+        _workspace_of[conn] = workspace
 
 
 @contextlib.contextmanager

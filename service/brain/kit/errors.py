@@ -114,6 +114,15 @@ class Conflict(BrainError):
     status = 409
 
 
+class TooManyRequests(BrainError):
+    """The key's rate limit is spent; retry after `Retry-After` seconds."""
+
+    status = 429
+
+    def __init__(self, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(detail, headers=headers)
+
+
 class Unavailable(BrainError):
     """A dependency is unavailable; retry later."""
 

@@ -62,9 +62,9 @@ async def run(
     Without a key, a `single_statement` write runs in autocommit: one round trip, no BEGIN and
     COMMIT around it, and just as atomic."""
     if key is None and single_statement:
-        async with database.connection(write=True) as conn:
+        async with database.connection(workspace=workspace, write=True) as conn:
             return await write(conn)
-    async with database.transaction() as conn:
+    async with database.transaction(workspace=workspace) as conn:
         if key is None:
             return await write(conn)
         params = {"workspace": workspace, "key": key}

@@ -47,3 +47,8 @@ def message_index(workspace: str, agent_id: str) -> str:
 def streams_marker(workspace: str, tag: str) -> str:
     """Marks that a Redis node still holds its delivery data (see messaging.relay)."""
     return f"{PREFIX}:{{{workspace}/{tag}}}:marker"
+
+
+def rate_bucket(workspace: str, key_id: str) -> str:
+    """An API key's token bucket (kit.ratelimit): one key per command, so no hash tag."""
+    return f"{PREFIX}:{workspace}:rate:{key_id}"

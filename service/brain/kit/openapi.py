@@ -83,13 +83,15 @@ def problem_example(status: int, path: str) -> dict[str, Any]:
 WHY = {
     400: "The body is not JSON, is empty, nests too deeply or gives a key twice.",
     401: "No bearer token, or not a valid one.",
-    403: "The credential does not allow this.",
+    403: "The credential does not allow this: a scope it lacks, or an agent-bound key acting as "
+    "another agent; `errors[].field` names what.",
     404: "No such resource (or it has expired).",
     409: "The Idempotency-Key was used with a different request.",
     413: "The body, or a context in it, is larger than its limit.",
     415: "The body is not declared as JSON (Content-Type: application/json).",
     422: "A field breaks a rule; `errors[].field` names it. Nothing was written.",
-    429: "Over the rate limit; retry after `Retry-After` seconds.",
+    429: "Over the key's rate limit; retry after `Retry-After` seconds (`RateLimit` and "
+    "`RateLimit-Policy` say more).",
     503: "A dependency is unavailable; retry after `Retry-After` seconds. Nothing was written.",
 }
 
@@ -103,7 +105,10 @@ def responses(
     status: int, model: Any, description: str, *errors: int, media_type: str = "application/json"
 ) -> dict[int, ResponseSpec]:
     """The documented answers of an operation: `model` (None: no body) under `status`, and a
-    problem-details body under each of `errors`."""
+    problem-details body under each of `errors`. Whatever needs a credential (401) may also be
+    refused for it (403) or for its key's rate limit (429)."""
+    if 401 in errors:
+        errors = tuple(sorted({*errors, 403, 429}))
     specs = {
         code: ResponseSpec(
             data_container=Problem,
@@ -129,6 +134,14 @@ HEADERS = {
         "`true` when this repeats the first answer to a retried Idempotency-Key (G5).",
         {"type": "string", "enum": ["true"]},
     ),
+    "RateLimit": (
+        "The key's bucket now (IETF httpapi draft): tokens left `r`, seconds until full `t`.",
+        {"type": "string", "example": '"key";r=0;t=2'},
+    ),
+    "RateLimit-Policy": (
+        "The key's rate limit (IETF httpapi draft): `q` requests per `w` seconds.",
+        {"type": "string", "example": '"key";q=100;w=2'},
+    ),
     "X-Brain-Cache": (
         "Whether the answer came from the cache: hit, miss, or bypass (Redis unavailable).",
         {"type": "string", "enum": ["hit", "miss", "bypass"]},
@@ -145,7 +158,11 @@ def config(version: str) -> OpenAPIConfig:
             "(memories: a JSON context with tags, importance and expiry), query it back across "
             "agents, and send each other messages, directly or by broadcast, with acknowledged, "
             "at-least-once, replayable delivery.\n\n"
-            "Every `/v1` route needs `Authorization: Bearer <token>`. Errors are RFC 9457 "
+            "Every `/v1` route needs `Authorization: Bearer <token>`: the admin token, or an API "
+            "key of a workspace (`brk_...`), which works in its workspace only, with its "
+            "scopes (each operation names the scope it needs). The admin token works in the "
+            "`default` workspace, or in the one its request names in `X-Brain-Workspace`. "
+            "Errors are RFC 9457 "
             "problem details whose `errors[].field` names the offending field; a write that "
             "fails writes nothing. Request bodies are JSON (`Content-Type: application/json`), "
             "decoded strictly: types as documented, no unknown fields, no repeated keys, at "
@@ -258,7 +275,9 @@ def _finish_operation(
         names = []
         if status == "401":
             names.append("WWW-Authenticate")
-        elif status in ("429", "503"):
+        elif status == "429":
+            names += ["Retry-After", "RateLimit", "RateLimit-Policy"]
+        elif status == "503":
             names.append("Retry-After")
         elif status.startswith("2"):
             names += opt.get("headers", ())

@@ -31,6 +31,7 @@ WHERE m.workspace = %(workspace)s AND m.id = %(id)s::uuid
 DELETE FROM memories
 WHERE workspace = %(workspace)s AND id = %(id)s::uuid
   AND (expires_at IS NULL OR expires_at > now())
+  AND (%(agent_id)s::text IS NULL OR agent_id = %(agent_id)s::text)
 RETURNING agent_id
 
 -- name: query_recent
@@ -100,3 +101,16 @@ DELETE FROM memories WHERE workspace = %(workspace)s
 -- name: lexemes
 -- How many search terms `text` has once PostgreSQL drops stop words and punctuation (0: none).
 SELECT numnode(websearch_to_tsquery('english', %(text)s::text)) AS nodes
+
+-- name: export_page
+-- An agent's memories, oldest first (expired ones not yet cleaned up too: all that is held).
+SELECT m.created_at, m.id, memory_json(m) AS body
+FROM memories m
+WHERE m.workspace = %(workspace)s AND m.agent_id = %(agent_id)s
+  AND (%(after_created_at)s::timestamptz IS NULL
+       OR (m.created_at, m.id) > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+ORDER BY m.created_at, m.id
+LIMIT %(limit)s
+
+-- name: purge
+DELETE FROM memories WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s

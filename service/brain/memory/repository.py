@@ -26,28 +26,32 @@ async def insert_batch(conn: db.Conn, params: dict[str, Any]) -> dict[uuid.UUID,
 
 
 async def get(database: db.Database, workspace: str, memory_id: uuid.UUID) -> dict[str, Any] | None:
-    async with database.connection() as conn:
+    async with database.connection(workspace=workspace) as conn:
         cur = await conn.execute(SQL["get"], {"workspace": workspace, "id": memory_id})
         return await cur.fetchone()
 
 
-async def delete(database: db.Database, workspace: str, memory_id: uuid.UUID) -> str | None:
-    """Delete a live memory; return its agent id, or None if there was none."""
-    async with database.connection(write=True) as conn:
-        cur = await conn.execute(SQL["delete"], {"workspace": workspace, "id": memory_id})
+async def delete(
+    database: db.Database, workspace: str, memory_id: uuid.UUID, agent_id: str | None = None
+) -> str | None:
+    """Delete a live memory (of `agent_id`, if given); return its agent id, or None if there was
+    none."""
+    async with database.connection(workspace=workspace, write=True) as conn:
+        params = {"workspace": workspace, "id": memory_id, "agent_id": agent_id}
+        cur = await conn.execute(SQL["delete"], params)
         row = await cur.fetchone()
     return None if row is None else str(row["agent_id"])
 
 
 async def query(database: db.Database, order: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    async with database.connection() as conn:
+    async with database.connection(workspace=params["workspace"]) as conn:
         cur = await conn.execute(SQL[f"query_{order}"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 
-async def lexemes(database: db.Database, text: str) -> int:
+async def lexemes(database: db.Database, workspace: str, text: str) -> int:
     """Search terms in `text` once PostgreSQL drops stop words and punctuation."""
-    async with database.connection() as conn:
+    async with database.connection(workspace=workspace) as conn:
         cur = await conn.execute(SQL["lexemes"], {"text": text})
         row = await cur.fetchone()
     return int(row["nodes"]) if row else 0
@@ -57,7 +61,7 @@ async def counts(
     database: db.Database, workspace: str, top: int
 ) -> tuple[int, list[dict[str, Any]]]:
     """Live memories in all, and for the `top` agents with the most."""
-    async with database.connection(read_only=True) as conn:
+    async with database.connection(workspace=workspace, read_only=True) as conn:
         cur = await conn.execute(SQL["count_live"], {"workspace": workspace})
         total = await cur.fetchone()
         cur = await conn.execute(SQL["count_by_agent"], {"workspace": workspace, "limit": top})
@@ -67,7 +71,7 @@ async def counts(
 async def delete_expired(database: db.Database, workspace: str) -> int:
     """Delete expired rows in batches (short transactions); return how many."""
     total = 0
-    async with database.connection(write=True) as conn:
+    async with database.connection(workspace=workspace, write=True) as conn:
         while True:
             cur = await conn.execute(
                 SQL["delete_expired"], {"workspace": workspace, "batch": CLEANUP_BATCH}
@@ -79,4 +83,22 @@ async def delete_expired(database: db.Database, workspace: str) -> int:
 
 async def delete_all(conn: db.Conn, workspace: str) -> int:
     cur = await conn.execute(SQL["delete_all"], {"workspace": workspace})
+    return cur.rowcount
+
+
+async def export_page(
+    database: db.Database, workspace: str, agent_id: str, after: tuple[Any, Any] | None, limit: int
+) -> list[dict[str, Any]]:
+    async with database.connection(workspace=workspace, read_only=True) as conn:
+        created_at, after_id = after if after else (None, None)
+        params = {
+            "workspace": workspace, "agent_id": agent_id, "limit": limit,
+            "after_created_at": created_at, "after_id": after_id,
+        }  # fmt: skip
+        cur = await conn.execute(SQL["export_page"], params)
+        return await cur.fetchall()
+
+
+async def purge(conn: db.Conn, workspace: str, agent_id: str) -> int:
+    cur = await conn.execute(SQL["purge"], {"workspace": workspace, "agent_id": agent_id})
     return cur.rowcount

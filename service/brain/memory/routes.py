@@ -37,16 +37,18 @@ TO_MEMORY = {
     summary="Store a memory",
     status_code=201,
     responses=openapi.responses(201, Memory, "The memory, as stored.", *openapi.WRITE),
-    opt={"links": {201: TO_MEMORY}},
+    opt={"links": {201: TO_MEMORY}, **auth.needs("memories:write")},
 )
 async def store(
     data: JSONBody[MemoryIn],
     memories: Memories,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
     """Commit a memory in PostgreSQL, then answer it. Tags are stored in Unicode NFC, each once;
     `ttl_seconds` or `expires_at` (not both) set when it stops being returned."""
+    principal.acting_as(data.agent_id, "agent_id")
     return http.written(await memories.store(workspace, data, idempotency_key))
 
 
@@ -59,15 +61,18 @@ async def store(
     responses=openapi.responses(
         201, MemoryList, "The memories, in the order given.", *openapi.WRITE
     ),
+    opt=auth.needs("memories:write"),
 )
 async def store_batch(
     data: JSONBody[BatchIn],
     memories: Memories,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
     """Commit every memory in one statement, or none: an error names the item (`items[3].tags`).
     One Idempotency-Key covers the whole batch."""
+    principal.acting_as_any((i.agent_id for i in data.items), "items[{n}].agent_id")
     return http.written(await memories.store_batch(workspace, data, idempotency_key))
 
 
@@ -76,7 +81,7 @@ async def store_batch(
     operation_id="get_memory",
     summary="Get a memory (expired = 404)",
     responses=openapi.responses(200, Memory, "The memory.", 401, 404, 503),
-    opt=CACHED,
+    opt={**CACHED, **auth.needs("memories:read")},
 )
 async def read(
     memory_id: FromPath[uuid.UUID], memories: Memories, workspace: auth.Workspace
@@ -91,12 +96,17 @@ async def read(
     summary="Delete a memory",
     status_code=204,
     responses=openapi.responses(204, None, "Deleted.", 401, 404, 503),
+    opt=auth.needs("memories:write"),
 )
 async def remove(
-    memory_id: FromPath[uuid.UUID], memories: Memories, workspace: auth.Workspace
+    memory_id: FromPath[uuid.UUID],
+    memories: Memories,
+    workspace: auth.Workspace,
+    principal: auth.Caller,
 ) -> None:
-    """Delete a memory; queries no longer return it from the moment this answers."""
-    await memories.delete(workspace, memory_id)
+    """Delete a memory; queries no longer return it from the moment this answers. An
+    agent-bound key deletes its own agent's memories only."""
+    await memories.delete(workspace, memory_id, principal.agent_id)
 
 
 @post(
@@ -107,7 +117,7 @@ async def remove(
     responses=openapi.responses(
         200, MemoryPage, "A page of memories.", 400, 401, 413, 415, 422, 503
     ),
-    opt=CACHED,
+    opt={**CACHED, **auth.needs("memories:read")},
 )
 async def query(data: JSONBody[QueryIn], memories: Memories, workspace: auth.Workspace) -> http.Raw:
     """Memories by agent, tags (`match`: any or all), importance, creation time and full-text
@@ -121,7 +131,7 @@ async def query(data: JSONBody[QueryIn], memories: Memories, workspace: auth.Wor
     operation_id="list_agent_memories",
     summary="An agent's memories, newest first",
     responses=openapi.responses(200, MemoryPage, "A page of the agent's memories.", *openapi.READ),
-    opt=CACHED,
+    opt={**CACHED, **auth.needs("memories:read")},
 )
 async def history(
     agent_id: http.AgentPath,

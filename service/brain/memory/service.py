@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -16,6 +16,7 @@ from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
 from brain.observability import metrics
 
 Page = tuple[bytes, cache.Outcome]
+EXPORT_PAGE = 500
 STORES_IN_FLIGHT = 1
 """Stores without an Idempotency-Key: INSERTs running at once per process and workspace; what
 arrives meanwhile goes in the next one, together (`batching`)."""
@@ -166,7 +167,7 @@ class MemoryService:
             return idempotency.Answer(201, row["body"].encode())
 
         request_hash = idempotency.fingerprint("POST /v1/memories", data, key)
-        token = self.cache.memory_token()
+        token = self.cache.memory_token(workspace)
         answer = await idempotency.run(
             self.db, workspace, key, request_hash, write, single_statement=True
         )
@@ -193,9 +194,9 @@ class MemoryService:
         Should the database refuse the statement for what one memory holds (nothing the checks
         let through is known to), each is stored alone, so that only that request fails. Only
         then: one 201 is one row, whatever else shared the statement."""
-        token = self.cache.memory_token()
+        token = self.cache.memory_token(workspace)
         results: list[dict[str, Any] | Exception]
-        async with self.db.connection(write=True) as conn:
+        async with self.db.connection(workspace=workspace, write=True) as conn:
             if len(items) == 1:
                 results = [await repository.insert(conn, {"workspace": workspace, **items[0]})]
             else:
@@ -239,7 +240,7 @@ class MemoryService:
             return idempotency.Answer(201, http.items_body([r["body"] for r in rows]))
 
         request_hash = idempotency.fingerprint("POST /v1/memories/batch", data, key)
-        token = self.cache.memory_token()
+        token = self.cache.memory_token(workspace)
         answer = await idempotency.run(
             self.db, workspace, key, request_hash, write, single_statement=True
         )
@@ -258,9 +259,18 @@ class MemoryService:
         await self.cache.put_memory(workspace, str(memory_id), lookup, body, _expiry(row))
         return body, lookup.outcome
 
-    async def delete(self, workspace: str, memory_id: uuid.UUID) -> None:
-        agent_id = await repository.delete(self.db, workspace, memory_id)
+    async def delete(
+        self, workspace: str, memory_id: uuid.UUID, only_agent: str | None = None
+    ) -> None:
+        """Delete a live memory (`only_agent`: only if it is that agent's)."""
+        agent_id = await repository.delete(self.db, workspace, memory_id, only_agent)
         if agent_id is None:
+            if only_agent is not None and await repository.get(self.db, workspace, memory_id):
+                raise errors.Forbidden(
+                    f"this key acts as agent {only_agent!r} only, and the memory is another "
+                    "agent's",
+                    field="memory_id",
+                )
             raise errors.NotFound(f"memory {memory_id} does not exist or has expired")
         await self.cache.invalidate(workspace, [agent_id], deleted=True)
 
@@ -270,7 +280,11 @@ class MemoryService:
         if lookup.body is not None:
             return lookup.body, lookup.outcome
         rows = await repository.query(self.db, plan.order, plan.params)
-        if not rows and q.text is not None and not await repository.lexemes(self.db, q.text):
+        if (
+            not rows
+            and q.text is not None
+            and not await repository.lexemes(self.db, workspace, q.text)
+        ):
             raise errors.Invalid(
                 "text has no words to search for: only stop words (such as 'the' or 'and') or "
                 "punctuation",
@@ -299,3 +313,21 @@ class MemoryService:
         """Delete every memory; once that commits, retire every cache entry of the workspace."""
         await repository.delete_all(conn, workspace)
         return lambda: self.cache.invalidate_all(workspace)
+
+    async def export(self, workspace: str, agent_id: str) -> AsyncIterator[bytes]:
+        """The agent's memories, oldest first, one NDJSON line each."""
+        after = None
+        while True:
+            rows = await repository.export_page(self.db, workspace, agent_id, after, EXPORT_PAGE)
+            for row in rows:
+                yield b'{"type":"memory","data":' + row["body"].encode() + b"}\n"
+            if len(rows) < EXPORT_PAGE:
+                return
+            after = (rows[-1]["created_at"], rows[-1]["id"])
+
+    async def purge(
+        self, conn: db.Conn, workspace: str, agent_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        """Delete the agent's memories; once that commits, retire what the cache holds of them."""
+        await repository.purge(conn, workspace, agent_id)
+        return lambda: self.cache.invalidate(workspace, [agent_id], deleted=True)

@@ -3,6 +3,7 @@ streams, at least once, until acknowledged."""
 
 from __future__ import annotations
 
+from brain.kit import registry
 from brain.kit.areas import Area, Resources
 from brain.messaging import routes
 from brain.messaging.relay import Relay
@@ -20,7 +21,7 @@ def build(resources: Resources) -> MessageService:
         )  # fmt: skip
     relay = None
     if streams is not None and resources.run_relay:
-        relay = Relay(resources.db, streams, settings.workspace, settings.message_retention_seconds)
+        relay = Relay(resources.db, streams, registry.DEFAULT, settings.message_retention_seconds)
     return MessageService(
         resources.db, streams, settings.max_context_bytes, settings.message_history_seconds,
         resources.cursors, relay,

@@ -168,3 +168,37 @@ SELECT DISTINCT agent_id FROM message_deliveries WHERE workspace = %(workspace)s
 
 -- name: delete_all
 DELETE FROM messages WHERE workspace = %(workspace)s
+
+-- name: export_page
+-- An agent's messages (sent, or addressed to it directly or by broadcast), oldest first, with
+-- its delivery's acknowledgement for those it received.
+SELECT m.seq, d.acked_at, message_json(m) AS body
+FROM messages m
+LEFT JOIN message_deliveries d
+       ON d.workspace = m.workspace AND d.message_id = m.id AND d.agent_id = %(agent_id)s
+WHERE m.workspace = %(workspace)s AND (m.from_agent = %(agent_id)s OR d.agent_id IS NOT NULL)
+  AND (%(after_seq)s::bigint IS NULL OR m.seq > %(after_seq)s::bigint)
+ORDER BY m.seq
+LIMIT %(limit)s
+
+-- name: purge_deliveries_of_sent
+-- Before a purge: the unacknowledged deliveries of the agent's messages to others (their entries
+-- are taken out of the recipients' streams once the purge commits).
+SELECT d.agent_id, array_agg(d.message_id::text) AS ids
+FROM message_deliveries d
+JOIN messages m ON m.workspace = d.workspace AND m.id = d.message_id
+WHERE d.workspace = %(workspace)s AND m.from_agent = %(agent_id)s AND d.agent_id <> %(agent_id)s
+  AND d.acked_at IS NULL
+GROUP BY d.agent_id
+
+-- name: purge
+WITH sent AS (
+    DELETE FROM messages
+    WHERE workspace = %(workspace)s AND (from_agent = %(agent_id)s OR to_agent = %(agent_id)s)
+    RETURNING 1
+), received AS (
+    DELETE FROM message_deliveries
+    WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM sent) AS messages, (SELECT count(*) FROM received) AS deliveries

@@ -1,6 +1,7 @@
 """The relay: appends what is committed but not yet on a stream.
 
-It runs in every service process; `FOR UPDATE SKIP LOCKED` lets several run side by side. Three
+It runs in every service process, for every workspace at once (the outbox is read across
+workspaces, `db.ALL`); `FOR UPDATE SKIP LOCKED` lets several run side by side. Three
 cases reach the outbox: Redis was down when the message was shared; the service died between the
 commit and the append; Redis lost data (FLUSHALL, a new empty Redis, or a restart that lost the
 last second of its AOF). The last case is detected with a marker key per Redis node holding that
@@ -18,7 +19,7 @@ from typing import Any
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
-from brain.kit import background, db, errors, keys
+from brain.kit import background, db, errors, keys, registry
 from brain.messaging import repository
 from brain.messaging.service import now_ms
 from brain.messaging.streams import Streams, outgoing
@@ -33,10 +34,12 @@ PENDING_EVERY_ROUNDS = 20  # the stream-pending gauge every 10 s
 
 
 class Relay:
-    def __init__(self, database: db.Database, streams: Streams, workspace: str, retention: int):
+    def __init__(self, database: db.Database, streams: Streams, marker_space: str, retention: int):
         self.db = database
         self.streams = streams
-        self.workspace = workspace
+        self.marker_space = (
+            marker_space  # the markers' place among the keys (the default workspace)
+        )
         self.retention = retention
         self._markers: list[tuple[str, Any]] | None = None
         self._rounds = 0
@@ -64,14 +67,17 @@ class Relay:
         metrics.OUTBOX_BACKLOG.set(await repository.outbox_backlog(self.db))
         self._rounds += 1
         if self._rounds % PENDING_EVERY_ROUNDS == 1:
-            agents = await repository.registered_agents(self.db, self.workspace)
-            metrics.STREAM_PENDING.set(await self.streams.pending_count(self.workspace, agents))
+            pending = 0
+            for workspace in await registry.ids(self.db):
+                agents = await repository.registered_agents(self.db, workspace)
+                pending += await self.streams.pending_count(workspace, agents)
+            metrics.STREAM_PENDING.set(pending)
         return appended
 
     async def _drain(self, grace: float) -> tuple[int, int]:
         appended = 0
         at = now_ms()
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(workspace=db.ALL) as conn:
             rows = await repository.outbox_batch(conn, grace, self.retention, BATCH)
             for row in rows:
                 expired = (
@@ -94,11 +100,11 @@ class Relay:
         """One marker key per Redis node (per primary of a cluster), with the node to ask."""
         client = self.streams.client
         if not isinstance(client, RedisCluster):
-            return [(keys.streams_marker(self.workspace, "node"), None)]
+            return [(keys.streams_marker(self.marker_space, "node"), None)]
         targets = []
         for node in client.get_primaries():
             for i in range(100_000):  # a tag that hashes to one of this node's slots
-                key = keys.streams_marker(self.workspace, f"node{i}")
+                key = keys.streams_marker(self.marker_space, f"node{i}")
                 owner = client.get_node_from_key(key)
                 if owner is not None and owner.name == node.name:
                     targets.append((key, node))

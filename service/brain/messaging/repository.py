@@ -46,13 +46,14 @@ async def mark_enqueued(conn: db.Conn, rows: Sequence[dict[str, Any]]) -> None:
 async def mark_appended(database: db.Database, rows: Sequence[dict[str, Any]]) -> None:
     """`mark_enqueued` for what the share path appended. Without waiting for the WAL flush: if
     the mark is lost in a crash, the relay appends again, which changes nothing."""
-    async with database.transaction() as conn:
+    async with database.transaction(workspace=db.ALL) as conn:  # rows of any workspace
         await conn.execute("SET LOCAL synchronous_commit = off")
         await mark_enqueued(conn, rows)
 
 
 async def requeue_unacked(database: db.Database, retention: float) -> int:
-    async with database.connection(write=True) as conn:
+    """Every workspace's unacknowledged deliveries back into the outbox (Redis lost them)."""
+    async with database.connection(workspace=db.ALL, write=True) as conn:
         cur = await conn.execute(SQL["requeue_unacked"], {"retention": retention})
         return cur.rowcount
 
@@ -61,7 +62,7 @@ async def ack(
     database: db.Database, workspace: str, agent_id: str, ids: list[Any]
 ) -> tuple[int, int]:
     """Record acknowledgements; returns (ids addressed to the agent, newly acknowledged)."""
-    async with database.connection(write=True) as conn:
+    async with database.connection(workspace=workspace, write=True) as conn:
         params = {"workspace": workspace, "agent_id": agent_id, "ids": ids}
         cur = await conn.execute(SQL["ack"], params)
         row = await cur.fetchone()
@@ -72,26 +73,26 @@ async def ack(
 async def acked_among(
     database: db.Database, workspace: str, agent_id: str, ids: list[str]
 ) -> set[str]:
-    async with database.connection() as conn:
+    async with database.connection(workspace=workspace) as conn:
         params = {"workspace": workspace, "agent_id": agent_id, "ids": ids}
         cur = await conn.execute(SQL["acked_among"], params)
         return {str(row["message_id"]) for row in await cur.fetchall()}
 
 
 async def history(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
-    async with database.connection(read_only=True) as conn:
+    async with database.connection(workspace=params["workspace"], read_only=True) as conn:
         cur = await conn.execute(SQL["history"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 
 async def replay(database: db.Database, params: dict[str, Any]) -> list[dict[str, Any]]:
-    async with database.connection(read_only=True) as conn:
+    async with database.connection(workspace=params["workspace"], read_only=True) as conn:
         cur = await conn.execute(SQL["replay"], params, prepare=db.PLAN_EACH_CALL)
         return await cur.fetchall()
 
 
 async def counts(database: db.Database, workspace: str) -> dict[str, int]:
-    async with database.connection(read_only=True) as conn:
+    async with database.connection(workspace=workspace, read_only=True) as conn:
         cur = await conn.execute(SQL["counts"], {"workspace": workspace})
         row = await cur.fetchone()
     assert row is not None
@@ -99,7 +100,8 @@ async def counts(database: db.Database, workspace: str) -> dict[str, int]:
 
 
 async def outbox_backlog(database: db.Database) -> int:
-    async with database.connection() as conn:
+    """Deliveries of every workspace not yet on a stream."""
+    async with database.connection(workspace=db.ALL) as conn:
         cur = await conn.execute(SQL["outbox_backlog"])
         row = await cur.fetchone()
     return int(row["backlog"]) if row else 0
@@ -107,7 +109,7 @@ async def outbox_backlog(database: db.Database) -> int:
 
 async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> int:
     total = 0
-    async with database.connection(write=True) as conn:
+    async with database.connection(workspace=workspace, write=True) as conn:
         while True:
             params = {"workspace": workspace, "keep": keep.total_seconds(), "batch": PRUNE_BATCH}
             cur = await conn.execute(SQL["prune"], params)
@@ -117,13 +119,13 @@ async def prune(database: db.Database, workspace: str, keep: dt.timedelta) -> in
 
 
 async def registered_agents(database: db.Database, workspace: str) -> list[str]:
-    async with database.connection() as conn:
+    async with database.connection(workspace=workspace) as conn:
         cur = await conn.execute(SQL["registered_agents"], {"workspace": workspace})
         return [row["id"] for row in await cur.fetchall()]
 
 
 async def stream_agents(database: db.Database, workspace: str) -> list[str]:
-    async with database.connection() as conn:
+    async with database.connection(workspace=workspace) as conn:
         cur = await conn.execute(SQL["stream_agents"], {"workspace": workspace})
         return sorted(row["id"] for row in await cur.fetchall())
 
@@ -131,3 +133,22 @@ async def stream_agents(database: db.Database, workspace: str) -> list[str]:
 async def delete_all(conn: db.Conn, workspace: str) -> int:
     cur = await conn.execute(SQL["delete_all"], {"workspace": workspace})
     return cur.rowcount
+
+
+async def export_page(
+    database: db.Database, workspace: str, agent_id: str, after_seq: int | None, limit: int
+) -> list[dict[str, Any]]:
+    async with database.connection(workspace=workspace, read_only=True) as conn:
+        params = {"workspace": workspace, "agent_id": agent_id, "after_seq": after_seq}
+        cur = await conn.execute(SQL["export_page"], {**params, "limit": limit})
+        return await cur.fetchall()
+
+
+async def purge(conn: db.Conn, workspace: str, agent_id: str) -> dict[str, list[str]]:
+    """Delete the agent's messages and deliveries; the unacknowledged deliveries of what it
+    sent to others, by recipient (their stream entries are to go too)."""
+    params = {"workspace": workspace, "agent_id": agent_id}
+    cur = await conn.execute(SQL["purge_deliveries_of_sent"], params)
+    pending = {str(row["agent_id"]): list(row["ids"]) for row in await cur.fetchall()}
+    await conn.execute(SQL["purge"], params)
+    return pending

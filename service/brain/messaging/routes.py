@@ -37,16 +37,18 @@ TO_INBOX = {"recipient_inbox": ("take_messages", {"agent_id": "$response.body#/t
     summary="Send a message to one agent",
     status_code=201,
     responses=openapi.responses(201, Message, "The message, committed.", 404, *openapi.WRITE),
-    opt={"links": {201: TO_INBOX}},
+    opt={"links": {201: TO_INBOX}, **auth.needs("messages:write")},
 )
 async def share(
     data: JSONBody[ShareIn],
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
     """Commit the message in PostgreSQL (then it is delivered, at least once, until the
     recipient acknowledges it). An unregistered sender or recipient: 404 naming it."""
+    principal.acting_as(data.from_agent, "from_agent")
     return http.written(await messages.share(workspace, data, idempotency_key))
 
 
@@ -56,14 +58,17 @@ async def share(
     summary="Send a message to every other agent",
     status_code=201,
     responses=openapi.responses(201, Message, "The message, committed.", 404, *openapi.WRITE),
+    opt=auth.needs("messages:write"),
 )
 async def broadcast(
     data: JSONBody[BroadcastIn],
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     idempotency_key: http.IdempotencyKey = None,
 ) -> http.Raw:
     """To every agent registered now but the sender; `to_agent` is null."""
+    principal.acting_as(data.from_agent, "from_agent")
     return http.written(await messages.broadcast(workspace, data, idempotency_key))
 
 
@@ -72,11 +77,13 @@ async def broadcast(
     operation_id="take_messages",
     summary="Take pending messages (long-poll with wait)",
     responses=openapi.responses(200, Inbox, "The messages taken (maybe none).", *openapi.READ),
+    opt=auth.needs("messages:read"),
 )
 async def pending(
     agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PENDING, description="1-100 (10)")] = 10,
     wait: Annotated[
         float, QueryParameter(ge=0, le=MAX_WAIT_SECONDS, description="long-poll seconds, 0-30")
@@ -85,6 +92,7 @@ async def pending(
 ) -> http.Raw:
     """New messages and those whose lease expired, urgent first, then oldest first. Each is
     leased to this consumer until acknowledged or BRAIN_VISIBILITY_TIMEOUT_SECONDS pass."""
+    principal.acting_as(agent_id, "agent_id")
     body = await messages.pending(workspace, agent_id, consumer, limit, wait)
     return http.raw_json(body)
 
@@ -97,11 +105,17 @@ async def pending(
     responses=openapi.responses(
         200, Acked, "How many of the ids are addressed to the agent.", 400, 401, 413, 415, 422, 503
     ),
+    opt=auth.needs("messages:read"),
 )
 async def ack(
-    agent_id: http.AgentPath, data: JSONBody[AckIn], messages: Messages, workspace: auth.Workspace
+    agent_id: http.AgentPath,
+    data: JSONBody[AckIn],
+    messages: Messages,
+    workspace: auth.Workspace,
+    principal: auth.Caller,
 ) -> dict[str, int]:
     """Done with these messages: they are not delivered again."""
+    principal.acting_as(agent_id, "agent_id")
     return {"acked": await messages.ack(workspace, agent_id, data.ids)}
 
 
@@ -117,11 +131,13 @@ async def ack(
         *openapi.READ,
         media_type="text/event-stream",
     ),
+    opt=auth.needs("messages:read"),
 )
 async def stream(
     agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     consumer: http.Consumer = "sse",
     last_event_id: Annotated[
         str | None,
@@ -132,6 +148,7 @@ async def stream(
 ) -> ServerSentEvent:
     """Messages as they arrive, taken as consumer `sse` (or `consumer`); acknowledge them with
     the ack route. On reconnect with Last-Event-ID, first the unacknowledged ones sent after it."""
+    principal.acting_as(agent_id, "agent_id")
     follow = await messages.events(workspace, agent_id, consumer, last_event_id)
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
@@ -153,10 +170,12 @@ async def stream(
     operation_id="message_history",
     summary="Messages between two agents, both ways, newest first",
     responses=openapi.responses(200, MessagePage, "A page of messages.", *openapi.READ),
+    opt=auth.needs("messages:read"),
 )
 async def history(
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     agent: http.AgentQuery,
     peer: http.AgentQuery,
     limit: Annotated[int, QueryParameter(ge=1, le=fields.MAX_PAGE, description="1-500 (50)")] = 50,
@@ -164,6 +183,7 @@ async def history(
     cursor: http.Cursor = None,
 ) -> http.Raw:
     """Direct messages from `agent` to `peer` and back, created before `before` (if given)."""
+    principal.acting_as(agent if principal.agent_id in (None, agent) else peer, "agent")
     at = fields.timestamp(before, "before")
     return http.raw_json(await messages.history(workspace, agent, peer, limit, at, cursor))
 
@@ -175,11 +195,13 @@ async def history(
     responses=openapi.responses(
         200, ReplayPage, "A page of messages, oldest first.", *openapi.READ
     ),
+    opt=auth.needs("messages:read"),
 )
 async def replay(
     agent_id: http.AgentPath,
     messages: Messages,
     workspace: auth.Workspace,
+    principal: auth.Caller,
     since: Annotated[
         str, QueryParameter(format="date-time", description="RFC 3339 with a UTC offset")
     ],
@@ -190,6 +212,7 @@ async def replay(
 ) -> http.Raw:
     """Direct and broadcast messages addressed to the agent since `since`, acknowledged or not
     (`acked_at`)."""
+    principal.acting_as(agent_id, "agent_id")
     at = fields.timestamp(since, "since")
     assert at is not None
     return http.raw_json(await messages.replay(workspace, agent_id, at, limit, cursor))

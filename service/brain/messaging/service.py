@@ -29,6 +29,7 @@ WAIT_SLICE_MS = 2000  # re-check expired leases at least this often while long-p
 HEARTBEAT_SECONDS = 15.0
 MARK_INTERVAL_SECONDS = 0.1
 SSE_BATCH = 10
+EXPORT_PAGE = 500
 
 
 def now_ms() -> int:
@@ -358,3 +359,36 @@ class MessageService:
             await self.streams.forget(workspace, agents)
         except RedisError as exc:
             log.warning("could not delete streams on clear: %s", exc)
+
+    async def export(self, workspace: str, agent_id: str) -> AsyncIterator[bytes]:
+        """The agent's messages (sent and received), oldest first, one NDJSON line each;
+        received ones carry `acked_at`."""
+        after = None
+        while True:
+            rows = await repository.export_page(self.db, workspace, agent_id, after, EXPORT_PAGE)
+            for row in rows:
+                acked = row["acked_at"]
+                extra = b"" if acked is None else b',"acked_at":' + msgspec.json.encode(acked)
+                yield b'{"type":"message","data":' + row["body"].encode() + extra + b"}\n"
+            if len(rows) < EXPORT_PAGE:
+                return
+            after = int(rows[-1]["seq"])
+
+    async def purge(
+        self, conn: db.Conn, workspace: str, agent_id: str
+    ) -> Callable[[], Awaitable[None]]:
+        """Delete the agent's messages (sent, and sent to it directly) and its deliveries; once
+        that commits, its streams and the entries of its messages in other agents' streams."""
+        pending = await repository.purge(conn, workspace, agent_id)
+
+        async def after() -> None:
+            await self.forget_streams(workspace, [agent_id])
+            if self.streams is None:
+                return
+            try:
+                for recipient, ids in pending.items():
+                    await self.streams.drop(workspace, recipient, ids)
+            except RedisError as exc:  # the rows are gone: the relay never appends them again
+                self.outage.failed(exc, "purging stream entries")
+
+        return after

@@ -130,6 +130,23 @@ end
 return n
 """
 
+_DROP = """
+-- KEYS: index, then the streams low..urgent. ARGV: message ids. Erases their entries (purge).
+local n = 0
+for _, mid in ipairs(ARGV) do
+  local where = redis.call('HGET', KEYS[1], mid)
+  if where then
+    local sep = string.find(where, '|', 1, true)
+    local stream = KEYS[tonumber(string.sub(where, 1, sep - 1)) + 2]
+    local entry = string.sub(where, sep + 1)
+    redis.call('XACK', stream, 'brain', entry)
+    n = n + redis.call('XDEL', stream, entry)
+    redis.call('HDEL', KEYS[1], mid)
+  end
+end
+return n
+"""
+
 _TRIM = """
 -- KEYS: index, then the streams. ARGV: min id. Trims the streams and forgets trimmed ids.
 local n = 0
@@ -227,6 +244,7 @@ class Streams:
         self._mine = client.register_script(_MINE)
         self._ack = client.register_script(_ACK)
         self._trim = client.register_script(_TRIM)
+        self._drop = client.register_script(_DROP)
 
     def min_id(self, now_ms: int) -> str:
         return f"{max(now_ms - self.retention_ms, 0)}-0"
@@ -292,6 +310,13 @@ class Streams:
         """Delete the agents' streams and their index (their messages are gone from PostgreSQL)."""
         for agent in agents:
             await self.client.delete(*_agent_keys(workspace, agent, range(len(PRIORITIES))))
+
+    async def drop(self, workspace: str, agent_id: str, message_ids: Sequence[str]) -> int:
+        """Erase these messages' entries from the agent's streams; how many there were."""
+        if not message_ids:
+            return 0
+        agent_keys = _agent_keys(workspace, agent_id, range(4))
+        return int(await redis_client.run_script(self.client, self._drop, agent_keys, message_ids))
 
     async def trim(self, workspace: str, agent_id: str, now_ms: int) -> int:
         """Drop entries older than the retention; returns how many."""

@@ -62,6 +62,17 @@ RELAY_APPENDED = Counter(
     "brain_relay_appended", "Deliveries the relay appended (the share path could not)."
 )
 REDIS_OUTAGES = Counter("brain_redis_outages", "Times the service saw Redis become unreachable.")
+AUTH_FAILURES = Counter(
+    "brain_auth_failures", "Requests refused for their credential, by reason.", ["reason"]
+)
+KEY_LOOKUPS = Counter(
+    "brain_key_lookups", "API keys looked up in PostgreSQL (a process caches each for 1 s)."
+)
+RATE_LIMITED = Counter("brain_rate_limited", "Requests refused (429) by their key's rate limit.")
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "brain_rate_limit_fail_open",
+    "Requests of rate-limited keys let through unchecked because Redis did not answer.",
+)
 OUTBOX_BACKLOG = Gauge(
     "brain_outbox_backlog",
     "Deliveries committed but not yet on a stream.",

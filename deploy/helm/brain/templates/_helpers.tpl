@@ -68,37 +68,88 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 redis://:$(REDIS_PASSWORD)@{{ include "brain.redisName" . }}-0.{{ include "brain.redisHeadless" . }}.{{ .Release.Namespace }}.svc:6379/0
 {{- end -}}
 
-{{/* Database environment: the service, the migration Job and the cleanup CronJob */}}
-{{- define "brain.databaseEnv" -}}
+{{/*
+The role the service works as: each of its connections runs `SET ROLE brain_service`
+(service/brain/kit/db.py), so the user of its URLs is that role or a member of it. It owns nothing
+and has no BYPASSRLS: row-level security holds (migration 0004 grants it the tables). Fixed: the
+service's code names it.
+*/}}
+{{- define "brain.serviceRole" -}}brain_service{{- end -}}
+{{/* The basic-auth Secret of that role in cnpg mode (templates/pg-service-secret.yaml) */}}
+{{- define "brain.pgServiceSecretName" -}}{{ include "brain.pgName" . }}-brain-service{{- end -}}
+{{- define "brain.pgExternalSecret" -}}{{ default (include "brain.fullname" .) .Values.postgresql.external.existingSecret }}{{- end -}}
+
+{{/*
+"true" when the live Cluster (argument: what lookup found, empty on a first install and in
+`helm template`) exists but does not declare the managed role brain_service yet: the upgrade from
+a chart version without it. Its pre-upgrade hooks run before the Cluster is updated, so the role
+does not exist then, and the owner cannot create it (no CREATEROLE): see migrate-job.yaml.
+*/}}
+{{- define "brain.lacksServiceRole" -}}
+{{- $declared := false }}
+{{- range (dig "spec" "managed" "roles" list .) }}
+{{- if eq (get . "name") (include "brain.serviceRole" .) }}{{ $declared = true }}{{ end }}
+{{- end }}
+{{- if and . (not $declared) }}true{{ end }}
+{{- end -}}
+
+{{/*
+Database environment of the migrations (`brain migrate`: the hook Job and the init container of
+the service pods): the owner of the database, who creates the tables and grants them to
+brain_service. CNPG: the `<cluster>-app` Secret; external: `postgresql.external.urlKey`.
+*/}}
+{{- define "brain.ownerDatabaseEnv" -}}
 {{- if eq .Values.postgresql.mode "cnpg" }}
 - name: BRAIN_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "brain.pgName" . }}-app
       key: uri
+{{- else }}
+- name: BRAIN_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "brain.pgExternalSecret" . }}
+      key: {{ .Values.postgresql.external.urlKey }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Database environment of the service and the cleanup CronJob: the role brain_service. CNPG: its
+managed role's Secret (username, password), the same -rw host and database as the owner's `uri`,
+reads through -ro. The password is generated alphanumeric (randAlphaNum, pg-service-secret.yaml),
+so $(PGPASSWORD) goes into the URLs as it is, with no percent-encoding; a password set by hand
+must stay alphanumeric too. External: `postgresql.external.serviceUrlKey`, or `urlKey` when empty.
+*/}}
+{{- define "brain.serviceDatabaseEnv" -}}
+{{- if eq .Values.postgresql.mode "cnpg" }}
 - name: PGUSER
   valueFrom:
     secretKeyRef:
-      name: {{ include "brain.pgName" . }}-app
+      name: {{ include "brain.pgServiceSecretName" . }}
       key: username
 - name: PGPASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ include "brain.pgName" . }}-app
+      name: {{ include "brain.pgServiceSecretName" . }}
       key: password
+- name: BRAIN_DATABASE_URL
+  value: "postgresql://$(PGUSER):$(PGPASSWORD)@{{ include "brain.pgName" . }}-rw.{{ .Release.Namespace }}.svc:5432/{{ .Values.postgresql.cnpg.database }}"
 - name: BRAIN_DATABASE_READ_URLS
   value: "postgresql://$(PGUSER):$(PGPASSWORD)@{{ include "brain.pgName" . }}-ro.{{ .Release.Namespace }}.svc:5432/{{ .Values.postgresql.cnpg.database }}"
 {{- else }}
-{{- $secret := default (include "brain.fullname" .) .Values.postgresql.external.existingSecret }}
+{{- if and .Values.postgresql.external.serviceUrl (not .Values.postgresql.external.serviceUrlKey) }}
+{{- fail "postgresql.external.serviceUrl needs postgresql.external.serviceUrlKey (the key it is stored under)" }}
+{{- end }}
 - name: BRAIN_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ $secret }}
-      key: {{ .Values.postgresql.external.urlKey }}
+      name: {{ include "brain.pgExternalSecret" . }}
+      key: {{ default .Values.postgresql.external.urlKey .Values.postgresql.external.serviceUrlKey }}
 - name: BRAIN_DATABASE_READ_URLS
   valueFrom:
     secretKeyRef:
-      name: {{ $secret }}
+      name: {{ include "brain.pgExternalSecret" . }}
       key: {{ .Values.postgresql.external.readUrlsKey }}
       optional: true
 {{- end }}
@@ -106,7 +157,7 @@ redis://:$(REDIS_PASSWORD)@{{ include "brain.redisName" . }}-0.{{ include "brain
 
 {{/* Full environment of the service and the cleanup CronJob */}}
 {{- define "brain.env" -}}
-{{ include "brain.databaseEnv" . }}
+{{ include "brain.serviceDatabaseEnv" . }}
 {{- if eq .Values.redis.mode "cluster" }}
 - name: REDIS_PASSWORD
   valueFrom:

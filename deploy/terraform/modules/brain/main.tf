@@ -4,8 +4,11 @@ locals {
   chart  = coalesce(var.chart_path, "${path.module}/../../../helm/brain")
   labels = merge(var.labels, { "app.kubernetes.io/part-of" = "brain", "app.kubernetes.io/managed-by" = "terraform" })
 
+  # The service's own database URL (user brain_service), when the owner's cannot serve it too.
+  service_database_url = var.postgresql_mode == "external" && var.external_service_database_url != null
   external_urls = merge(
     var.postgresql_mode == "external" ? { database-url = var.external_database_url } : {},
+    local.service_database_url ? { database-service-url = var.external_service_database_url } : {},
     var.redis_mode == "external" ? { redis-url = var.external_redis_url } : {},
   )
   external_secret = length(local.external_urls) > 0 ? kubernetes_secret_v1.external[0].metadata[0].name : ""
@@ -24,7 +27,13 @@ locals {
     }
     postgresql = {
       mode     = var.postgresql_mode
-      external = { existingSecret = var.postgresql_mode == "external" ? local.external_secret : "", urlKey = "database-url" }
+      # urlKey: the migrations (the owner); serviceUrlKey: the service and the cleanup CronJob,
+      # which work as the role brain_service (empty: urlKey's URL, its user a member of it).
+      external = {
+        existingSecret = var.postgresql_mode == "external" ? local.external_secret : ""
+        urlKey         = "database-url"
+        serviceUrlKey  = local.service_database_url ? "database-service-url" : ""
+      }
     }
     redis = {
       mode     = var.redis_mode

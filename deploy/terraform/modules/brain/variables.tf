@@ -96,6 +96,18 @@ variable "external_database_url" {
   }
 }
 
+variable "external_service_database_url" {
+  description = "PostgreSQL URL of the service and the cleanup CronJob (user brain_service, or a member of it) when postgresql_mode is external; null: external_database_url, whose user (the owner that migrates) must then be a member of brain_service. Stored in a Kubernetes Secret, never in Helm values."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.external_service_database_url == null || can(regex("^postgres(ql)?://", var.external_service_database_url))
+    error_message = "external_service_database_url must be a postgresql:// URL (or null)."
+  }
+}
+
 variable "redis_mode" {
   description = "cluster: the chart runs a Redis Cluster StatefulSet; external: use external_redis_url."
   type        = string
