@@ -116,6 +116,7 @@ async def test_pool_hands_out_no_connection_a_restart_killed(
     restarts, every pooled connection is dead and none of them may reach a request."""
     pg = embedded.Postgres(tmp_path_factory.mktemp("pg-pool"))
     pg.start()
+    migrate.apply(pg.url())  # the service's role (kit.db.ROLE) comes with the schema
     pool = db.pool(pg.url(), min_size=4, max_size=4, name="check")
     try:
         await pool.open(wait=True, timeout=30)

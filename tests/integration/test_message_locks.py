@@ -53,7 +53,7 @@ async def test_acks_marks_and_requeues_of_the_same_deliveries_never_deadlock(
     rng = random.Random(7)
 
     async def mark(order: list[tuple[str, uuid.UUID]]) -> None:
-        async with database.connection() as conn:
+        async with database.connection(workspace="default") as conn:
             await repository.mark_enqueued(
                 conn, [{"workspace": "default", "agent_id": a, "message_id": m} for a, m in order]
             )

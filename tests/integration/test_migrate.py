@@ -45,11 +45,20 @@ def test_apply_then_no_op(empty_db: str) -> None:
 
 
 def test_every_table_has_a_workspace(empty_db: str) -> None:
+    """Every table but the bookkeeping keeps its rows per workspace (the registry's own rows are
+    the workspaces), under row-level security that binds its owner too (G7)."""
     migrate.apply(empty_db)
     with psycopg.connect(empty_db) as conn:
+        unprotected = conn.execute(
+            """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'
+                 AND NOT (c.relrowsecurity AND c.relforcerowsecurity)"""
+        ).fetchall()
+        assert unprotected == []
         rows = conn.execute(
             """SELECT t.table_name FROM information_schema.tables t
-               WHERE t.table_schema = 'public' AND t.table_name <> 'schema_migrations'
+               WHERE t.table_schema = 'public'
+                 AND t.table_name NOT IN ('schema_migrations', 'workspaces')
                  AND NOT EXISTS (SELECT 1 FROM information_schema.columns c
                                  WHERE c.table_name = t.table_name
                                    AND c.column_name = 'workspace')"""
@@ -130,6 +139,7 @@ def test_cleanup_cli(database_url: str, redis_url: str) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
+        "workspaces": 1,
         "expired_memories_deleted": 1,
         "messages_trimmed": 0,
         "messages_pruned": 0,

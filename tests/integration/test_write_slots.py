@@ -92,7 +92,7 @@ async def reads_go_on(
 
 
 async def write_once(database: db.Database) -> None:
-    async with database.connection(write=True) as conn:
+    async with database.connection(workspace="default", write=True) as conn:
         await conn.execute("SELECT 1")
 
 
@@ -104,7 +104,7 @@ async def test_a_write_waits_for_a_slot_no_longer_than_for_a_connection(
     await pool.open(wait=True, timeout=30)
     database = db.Database(pool)
     try:
-        async with database.connection(write=True):  # the only write slot
+        async with database.connection(workspace="default", write=True):  # the only write slot
             second = asyncio.create_task(write_once(database))
             await asyncio.sleep(0.1)
             assert database.writes_waiting == 1  # the gauge brain_db_pool_connections reports
@@ -112,11 +112,11 @@ async def test_a_write_waits_for_a_slot_no_longer_than_for_a_connection(
                 await second
             assert database.writes_waiting == 0
             with pytest.raises(errors.Unavailable):
-                async with database.transaction():
+                async with database.transaction(workspace="default"):
                     pass
-            async with database.connection() as conn:  # reads still get the other connection
+            async with database.connection(workspace="default") as conn:  # reads still get the other connection
                 assert await (await conn.execute("SELECT 1 AS one")).fetchone() == {"one": 1}
-        async with database.transaction() as conn:  # the slot is free again
+        async with database.transaction(workspace="default") as conn:  # the slot is free again
             await conn.execute("SELECT 1")
     finally:
         await pool.close()
