@@ -118,7 +118,10 @@ def test_another_workspace_cannot_be_written(as_service: psycopg.Connection) -> 
             "INSERT INTO memories (workspace, id, agent_id, context) "
             "VALUES ('wb', gen_random_uuid(), 'a', '{}')"
         )
-    assert as_service.execute("UPDATE memories SET importance = 1 WHERE workspace = 'wb'").rowcount == 0
+    assert (
+        as_service.execute("UPDATE memories SET importance = 1 WHERE workspace = 'wb'").rowcount
+        == 0
+    )
     assert as_service.execute("DELETE FROM memories WHERE workspace = 'wb'").rowcount == 0
     assert as_service.execute("DELETE FROM api_keys").rowcount == 1  # its own only
     as_service.execute("SELECT set_config('brain.workspace', 'wb', false)")

@@ -88,7 +88,9 @@ async def test_bad_keys_are_refused_with_the_field(client: AsyncTestClient) -> N
         assert response.status_code == 422, (body, response.text)
         assert response.json()["errors"][0]["field"] == field, (body, response.json())
     assert (await client.get("/v1/workspaces/acme/keys")).json()["items"] == []
-    unknown = await client.post("/v1/workspaces/nowhere/keys", json={"name": "k", "scopes": ["admin"]})
+    unknown = await client.post(
+        "/v1/workspaces/nowhere/keys", json={"name": "k", "scopes": ["admin"]}
+    )
     assert unknown.status_code == 404
 
 
@@ -111,9 +113,13 @@ async def test_revoked_and_expired_keys_are_refused(client: AsyncTestClient) -> 
     assert (await client.get("/v1/agents", headers=bearer(short))).status_code == 401
     # a secret of the right shape that no key has, and one edited by a character
     forged = short["secret"][:-1] + ("A" if short["secret"][-1] != "A" else "B")
-    assert (await client.get("/v1/agents", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+    assert (
+        await client.get("/v1/agents", headers={"Authorization": f"Bearer {forged}"})
+    ).status_code == 401
     other = "brk_beta_" + short["secret"][-40:]  # the same random part, another workspace
-    assert (await client.get("/v1/agents", headers={"Authorization": f"Bearer {other}"})).status_code == 401
+    assert (
+        await client.get("/v1/agents", headers={"Authorization": f"Bearer {other}"})
+    ).status_code == 401
 
 
 async def test_scopes_are_enforced_and_named(client: AsyncTestClient) -> None:
@@ -146,7 +152,9 @@ async def test_scopes_are_enforced_and_named(client: AsyncTestClient) -> None:
 async def test_the_admin_token_works_where_x_brain_workspace_says(client: AsyncTestClient) -> None:
     await workspace(client, "acme")
     acme = {"X-Brain-Workspace": "acme"}
-    stored = await client.post("/v1/memories", json={"agent_id": "a", "context": {"n": 1}}, headers=acme)
+    stored = await client.post(
+        "/v1/memories", json={"agent_id": "a", "context": {"n": 1}}, headers=acme
+    )
     assert stored.status_code == 201
     memory_id = stored.json()["id"]
     assert (await client.get(f"/v1/memories/{memory_id}", headers=acme)).status_code == 200
@@ -183,12 +191,23 @@ async def test_an_agent_bound_key_acts_as_its_agent_only(client: AsyncTestClient
         {"items": [{"agent_id": "sales", "context": {}}, {"agent_id": "support", "context": {}}]},
         "items[1].agent_id",
     )  # fmt: skip
-    await refused("POST", "/v1/messages", {"from_agent": "support", "to_agent": "sales", "context": {}}, "from_agent")
-    await refused("POST", "/v1/messages/broadcast", {"from_agent": "support", "context": {}}, "from_agent")
+    await refused(
+        "POST",
+        "/v1/messages",
+        {"from_agent": "support", "to_agent": "sales", "context": {}},
+        "from_agent",
+    )
+    await refused(
+        "POST", "/v1/messages/broadcast", {"from_agent": "support", "context": {}}, "from_agent"
+    )
     await refused("GET", "/v1/agents/support/messages", None, "agent_id")
     await refused("GET", "/v1/agents/support/messages/stream", None, "agent_id")
-    await refused("POST", "/v1/agents/support/messages/ack", {"ids": [theirs.json()["id"]]}, "agent_id")
-    await refused("GET", "/v1/agents/support/messages/replay?since=2026-01-01T00:00:00Z", None, "agent_id")
+    await refused(
+        "POST", "/v1/agents/support/messages/ack", {"ids": [theirs.json()["id"]]}, "agent_id"
+    )
+    await refused(
+        "GET", "/v1/agents/support/messages/replay?since=2026-01-01T00:00:00Z", None, "agent_id"
+    )
     await refused("GET", "/v1/messages/history?agent=support&peer=ops", None, "agent")
     await refused("PUT", "/v1/agents/support", {}, "agent_id")
     await refused("DELETE", "/v1/agents/support", None, "agent_id")
@@ -196,7 +215,12 @@ async def test_an_agent_bound_key_acts_as_its_agent_only(client: AsyncTestClient
     # and what it may do: as itself, and read what the team knows
     ok = [
         ("POST", "/v1/memories", {"agent_id": "sales", "context": {"t": "mine"}}, 201),
-        ("POST", "/v1/messages", {"from_agent": "sales", "to_agent": "support", "context": {}}, 201),
+        (
+            "POST",
+            "/v1/messages",
+            {"from_agent": "sales", "to_agent": "support", "context": {}},
+            201,
+        ),
         ("POST", "/v1/messages/broadcast", {"from_agent": "sales", "context": {}}, 201),
         ("GET", "/v1/agents/sales/messages", None, 200),
         ("GET", "/v1/messages/history?agent=support&peer=sales", None, 200),
@@ -218,8 +242,14 @@ async def test_deleting_a_workspace_erases_everything_of_it(
     acme = bearer(made)
     for agent in ("a", "b"):
         await client.put(f"/v1/agents/{agent}", json={}, headers=acme)
-    await client.post("/v1/memories", json={"agent_id": "a", "context": {}}, headers={**acme, "Idempotency-Key": "k1"})
-    await client.post("/v1/messages", json={"from_agent": "a", "to_agent": "b", "context": {}}, headers=acme)
+    await client.post(
+        "/v1/memories",
+        json={"agent_id": "a", "context": {}},
+        headers={**acme, "Idempotency-Key": "k1"},
+    )
+    await client.post(
+        "/v1/messages", json={"from_agent": "a", "to_agent": "b", "context": {}}, headers=acme
+    )
     await client.post("/v1/memories", json={"agent_id": "a", "context": {"kept": True}})  # default
     refused = await client.delete("/v1/workspaces/acme")
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "confirm"
@@ -227,13 +257,25 @@ async def test_deleting_a_workspace_erases_everything_of_it(
     assert (await client.delete("/v1/workspaces/default?confirm=default")).status_code == 422
     assert (await client.delete("/v1/workspaces/nowhere?confirm=nowhere")).status_code == 404
     assert (await client.delete("/v1/workspaces/acme?confirm=acme")).status_code == 204
-    for table in ("agents", "memories", "messages", "message_deliveries", "idempotency_keys", "api_keys", "audit"):
+    for table in (
+        "agents",
+        "memories",
+        "messages",
+        "message_deliveries",
+        "idempotency_keys",
+        "api_keys",
+        "audit",
+    ):
         left = db_conn.execute(f"SELECT count(*) FROM {table} WHERE workspace = 'acme'").fetchone()  # noqa: S608
         assert left == (0,), table
     assert db_conn.execute("SELECT count(*) FROM workspaces WHERE id = 'acme'").fetchone() == (0,)
-    assert db_conn.execute("SELECT count(*) FROM memories WHERE workspace = 'default'").fetchone() == (1,)
+    assert db_conn.execute(
+        "SELECT count(*) FROM memories WHERE workspace = 'default'"
+    ).fetchone() == (1,)
     assert (await client.get("/v1/agents", headers=acme)).status_code == 401
-    assert (await client.get("/v1/agents", headers={"X-Brain-Workspace": "acme"})).status_code == 404
+    assert (
+        await client.get("/v1/agents", headers={"X-Brain-Workspace": "acme"})
+    ).status_code == 404
     log = (await client.get("/v1/audit")).json()["items"]
     assert [(e["action"], e["target"]) for e in log[:2]] == [
         ("workspace.deleted", "acme"), ("workspace.created", "acme"),
@@ -244,8 +286,14 @@ async def test_the_audit_log_records_who_did_what(client: AsyncTestClient) -> No
     await workspace(client, "acme")
     admin_key = await key(client, "acme", ["admin", "agents:write"], name="ops")
     ops = bearer(admin_key)
-    second = (await client.post("/v1/workspaces/acme/keys", json={"name": "x", "scopes": ["admin"]}, headers=ops)).json()
-    assert (await client.delete(f"/v1/workspaces/acme/keys/{second['id']}", headers=ops)).status_code == 204
+    second = (
+        await client.post(
+            "/v1/workspaces/acme/keys", json={"name": "x", "scopes": ["admin"]}, headers=ops
+        )
+    ).json()
+    assert (
+        await client.delete(f"/v1/workspaces/acme/keys/{second['id']}", headers=ops)
+    ).status_code == 204
     await client.put("/v1/agents/a", json={}, headers=ops)
     assert (await client.post("/v1/admin/cleanup", headers=ops)).status_code == 200
     clear = await client.post("/v1/admin/clear", json={"confirm": "delete all data"}, headers=ops)
@@ -263,9 +311,15 @@ async def test_the_audit_log_records_who_did_what(client: AsyncTestClient) -> No
     assert len(by_ops) == 6 and entries[-1]["key_id"] is None  # the first key: the admin token
     assert all(e["request_id"] for e in entries)
     assert entries[4]["target"] == second["id"] and entries[0]["target"] == "a"
-    assert entries[-1]["detail"] == {"name": "ops", "scopes": ["admin", "agents:write"], "agent_id": None}
+    assert entries[-1]["detail"] == {
+        "name": "ops",
+        "scopes": ["admin", "agents:write"],
+        "agent_id": None,
+    }
     first = (await client.get("/v1/audit?limit=3", headers=ops)).json()
-    rest = (await client.get(f"/v1/audit?limit=10&cursor={first['next_cursor']}", headers=ops)).json()
+    rest = (
+        await client.get(f"/v1/audit?limit=10&cursor={first['next_cursor']}", headers=ops)
+    ).json()
     assert [e["id"] for e in first["items"] + rest["items"]] == [e["id"] for e in entries]
     # a cursor of another workspace's log is refused
     other = await client.get(f"/v1/audit?cursor={first['next_cursor']}")
@@ -278,10 +332,18 @@ async def test_export_and_purge_of_an_agent(
     for agent in ("sales", "support", "ops"):
         await client.put(f"/v1/agents/{agent}", json={"role": agent})
     await client.post("/v1/memories", json={"agent_id": "sales", "context": {"n": 1}})
-    await client.post("/v1/memories", json={"agent_id": "sales", "context": {"n": 2}, "ttl_seconds": 60})
+    await client.post(
+        "/v1/memories", json={"agent_id": "sales", "context": {"n": 2}, "ttl_seconds": 60}
+    )
     await client.post("/v1/memories", json={"agent_id": "support", "context": {"n": 3}})
-    to_support = (await client.post("/v1/messages", json={"from_agent": "sales", "to_agent": "support", "context": {"m": 1}})).json()
-    await client.post("/v1/messages", json={"from_agent": "ops", "to_agent": "sales", "context": {"m": 2}})
+    to_support = (
+        await client.post(
+            "/v1/messages", json={"from_agent": "sales", "to_agent": "support", "context": {"m": 1}}
+        )
+    ).json()
+    await client.post(
+        "/v1/messages", json={"from_agent": "ops", "to_agent": "sales", "context": {"m": 2}}
+    )
     await client.post("/v1/messages/broadcast", json={"from_agent": "ops", "context": {"m": 3}})
     taken = (await client.get("/v1/agents/sales/messages?limit=10")).json()["items"]
     await client.post("/v1/agents/sales/messages/ack", json={"ids": [taken[0]["id"]]})
@@ -299,7 +361,9 @@ async def test_export_and_purge_of_an_agent(
     purged = await client.delete("/v1/agents/sales?purge=true")
     assert purged.status_code == 204
     assert (await client.get("/v1/agents/sales")).status_code == 404
-    assert (await client.post("/v1/memories/query", json={"agent_id": "sales"})).json()["items"] == []
+    assert (await client.post("/v1/memories/query", json={"agent_id": "sales"})).json()[
+        "items"
+    ] == []
     left = db_conn.execute(
         "SELECT (SELECT count(*) FROM memories WHERE agent_id = 'sales'),"
         " (SELECT count(*) FROM messages WHERE from_agent = 'sales' OR to_agent = 'sales'),"

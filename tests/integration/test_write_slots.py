@@ -114,7 +114,9 @@ async def test_a_write_waits_for_a_slot_no_longer_than_for_a_connection(
             with pytest.raises(errors.Unavailable):
                 async with database.transaction(workspace="default"):
                     pass
-            async with database.connection(workspace="default") as conn:  # reads still get the other connection
+            async with database.connection(
+                workspace="default"
+            ) as conn:  # reads still get the other connection
                 assert await (await conn.execute("SELECT 1 AS one")).fetchone() == {"one": 1}
         async with database.transaction(workspace="default") as conn:  # the slot is free again
             await conn.execute("SELECT 1")

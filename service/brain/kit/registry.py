@@ -18,7 +18,7 @@ DEFAULT = "default"
 """The workspace the admin token works in without `X-Brain-Workspace`, and where a Brain from
 before workspaces keeps its data."""
 MAX_WORKSPACES = 10_000
-KNOWN_SECONDS = 1.0
+KNOWN_SECONDS = 0.5
 """How long this process trusts that a workspace exists (the admin token's `X-Brain-Workspace`)."""
 
 

@@ -66,7 +66,7 @@ AUTH_FAILURES = Counter(
     "brain_auth_failures", "Requests refused for their credential, by reason.", ["reason"]
 )
 KEY_LOOKUPS = Counter(
-    "brain_key_lookups", "API keys looked up in PostgreSQL (a process caches each for 1 s)."
+    "brain_key_lookups", "API keys looked up in PostgreSQL (a process caches each for 0.5 s)."
 )
 RATE_LIMITED = Counter("brain_rate_limited", "Requests refused (429) by their key's rate limit.")
 RATE_LIMIT_FAIL_OPEN = Counter(

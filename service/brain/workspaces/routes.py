@@ -71,7 +71,7 @@ async def remove(
 ) -> None:
     """Every agent, memory, message, delivery, idempotency key, API key and audit entry of the
     workspace, its cache entries and delivery streams; `confirm` must repeat the id (422
-    otherwise). Its keys stop working on every replica within a second. `default` stays."""
+    otherwise). Its keys stop working on every replica within half a second. `default` stays."""
     await workspaces.delete(workspace_id, confirm)
 
 
@@ -136,7 +136,7 @@ async def revoke(
     principal: auth.Caller,
     workspace: auth.Workspace,
 ) -> None:
-    """The key stops working at once on this replica and within a second on every other."""
+    """The key stops working at once on this replica and within half a second on every other."""
     await workspaces.revoke_key(principal, workspace, key_id)
 
 

@@ -16,7 +16,7 @@ ERASE_TIMEOUT_S = 300
 """How long each statement of a workspace's erase may run (as for `POST /v1/admin/clear`)."""
 SECOND_PASS_S = auth.KEY_CACHE_SECONDS + 0.5
 """After erasing, the erase runs again once this has passed: a request another replica admitted
-with a key of the workspace just before (its cache holds a key for up to 1 s) may have written
+with a key of the workspace just before (its cache holds a key for up to 0.5 s) may have written
 meanwhile."""
 
 
