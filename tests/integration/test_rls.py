@@ -46,7 +46,8 @@ def plant(conn: psycopg.Connection, workspace: str) -> None:
     )
     conn.execute(
         "INSERT INTO api_keys (workspace, id, name, digest, prefix, scopes) "
-        "VALUES (%(w)s, gen_random_uuid(), 'k', sha256(convert_to(%(w)s::text, 'UTF8')), 'brk_', '{admin}')",
+        "VALUES (%(w)s, gen_random_uuid(), 'k', sha256(convert_to(%(w)s::text, 'UTF8')), "
+        "'brk_', '{admin}')",
         params,
     )
     conn.execute("INSERT INTO audit (workspace, action) VALUES (%(w)s, 'clear')", params)

@@ -10,7 +10,6 @@ import re
 import psycopg
 from litestar.testing import AsyncTestClient
 
-from tests.support.api import AUTH
 from tests.support.tenancy import ALL_SCOPES, bearer, key, workspace
 
 SECRET = re.compile(r"^brk_acme_[A-Za-z0-9]{40}$")
@@ -379,3 +378,46 @@ async def test_export_and_purge_of_an_agent(
     scoped = bearer(await key(client, "default", ["agents:write"]))
     refused = await client.delete("/v1/agents/support?purge=true", headers=scoped)
     assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "purge"
+
+
+async def test_workspaces_writing_at_once_each_see_their_own(client: AsyncTestClient) -> None:
+    """Several workspaces store, share and query at the same time (one pool, one cache, one
+    batching of stores per workspace); afterwards each counts only its own."""
+    names = [f"team{n}" for n in range(4)]
+    for name in names:
+        await workspace(client, name)
+    keys = {name: bearer(await key(client, name)) for name in names}
+
+    async def work(name: str, n: int) -> None:
+        headers = keys[name]
+        await client.put(f"/v1/agents/{name}-a", json={}, headers=headers)
+        await client.put(f"/v1/agents/{name}-b", json={}, headers=headers)
+        stores = [
+            client.post(
+                "/v1/memories",
+                json={"agent_id": f"{name}-a", "context": {"w": name, "i": i}},
+                headers=headers,
+            )
+            for i in range(n)
+        ]
+        assert {r.status_code for r in await asyncio.gather(*stores)} == {201}
+        for _ in range(n // 5):
+            body = {"from_agent": f"{name}-a", "to_agent": f"{name}-b", "context": {"w": name}}
+            assert (
+                await client.post("/v1/messages", json=body, headers=headers)
+            ).status_code == 201
+        found = await client.post("/v1/memories/query", json={"limit": 500}, headers=headers)
+        assert {m["context"]["w"] for m in found.json()["items"]} <= {name}
+
+    counts = {name: 10 + 5 * n for n, name in enumerate(names)}
+    await asyncio.gather(*(work(name, count) for name, count in counts.items()))
+    for name, count in counts.items():
+        stats = (await client.get("/v1/stats", headers=keys[name])).json()
+        assert stats["agents"] == 2
+        assert stats["memories"] == {"total": count, "by_agent": {f"{name}-a": count}}
+        assert stats["messages"]["total"] == count // 5
+        found = await client.post("/v1/memories/query", json={"limit": 500}, headers=keys[name])
+        assert sorted(m["context"]["i"] for m in found.json()["items"]) == list(range(count))
+        inbox = await client.get(f"/v1/agents/{name}-b/messages?limit=100", headers=keys[name])
+        assert len(inbox.json()["items"]) == count // 5
+        assert {m["context"]["w"] for m in inbox.json()["items"]} == {name}
