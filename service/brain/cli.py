@@ -58,11 +58,20 @@ def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
     if stack is not None and stack.postgres is not None:
         for mig in migrate.apply(settings.database_url):
             _say(f"applied migration {mig.version:04d}_{mig.name}")
-        return
-    missing = migrate.pending(settings.database_url)
-    if missing:
-        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
-        raise migrate.MigrationError(f"the database lacks migrations {names}: run `brain migrate`")
+    else:
+        missing = migrate.pending(settings.database_url)
+        if missing:
+            names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
+            raise migrate.MigrationError(
+                f"the database lacks migrations {names}: run `brain migrate`"
+            )
+    slow = migrate.not_leakproof(settings.database_url)
+    if slow:
+        statements = "; ".join(f"ALTER FUNCTION {name} LEAKPROOF" for name in slow)
+        _say(
+            "brain: warning: tag and full-text filters cannot use their indexes under row-level "
+            f"security until a superuser runs: {statements} (see migration 0004)"
+        )
 
 
 def worker_app() -> Litestar:

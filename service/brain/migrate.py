@@ -97,3 +97,18 @@ def apply(conninfo: str) -> list[Migration]:
                 (mig.version, mig.name, mig.checksum),
             )
     return todo
+
+
+LEAKPROOF = ("arrayoverlap", "arraycontains", "ts_match_vq")
+"""The functions of tag and full-text filters, which must be LEAKPROOF for their GIN indexes to
+serve queries under row-level security (migration 0004)."""
+
+
+def not_leakproof(conninfo: str) -> list[str]:
+    """Those of LEAKPROOF that are not (a superuser must declare them: migration 0004)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT proname FROM pg_proc WHERE proname = ANY (%s) AND NOT proleakproof",
+            (list(LEAKPROOF),),
+        ).fetchall()
+    return sorted({str(name) for (name,) in rows})

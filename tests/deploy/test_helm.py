@@ -691,7 +691,13 @@ def test_cnpg_cluster(default: Rendered) -> None:
     assert plugin["parameters"]["barmanObjectName"] == store["metadata"]["name"]
     assert store["spec"]["configuration"]["destinationPath"] == "s3://brain-backups/postgresql"
     assert store["spec"]["configuration"]["wal"]["compression"] == "gzip"
-    assert spec["bootstrap"]["initdb"] == {"database": "app", "owner": "app"}
+    initdb = spec["bootstrap"]["initdb"]
+    assert {k: initdb[k] for k in ("database", "owner")} == {"database": "app", "owner": "app"}
+    # the superuser's part of migration 0004, which the migrating owner cannot do itself
+    migration = (CHART.parents[2] / "service/brain/migrations/0004_workspaces.sql").read_text()
+    leakproof = re.findall(r"^\s*(ALTER FUNCTION .* LEAKPROOF);", migration, re.MULTILINE)
+    assert len(leakproof) == 3
+    assert initdb["postInitApplicationSQL"] == leakproof
     assert spec["affinity"]["enablePodAntiAffinity"] is True
 
 

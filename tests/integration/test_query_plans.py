@@ -82,6 +82,13 @@ SHAPES = [
 ]
 
 
+def as_service(conn: psycopg.Connection) -> psycopg.Connection:
+    """Work as the service does: its role, under row-level security, in the workspace."""
+    conn.execute(f"SET ROLE {db.ROLE}")
+    conn.execute("SELECT set_config(%s, 'default', false)", (db.WORKSPACE_SETTING,))
+    return conn
+
+
 def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node, *(n for child in node.get("Plans", []) for n in plan_nodes(child))]
 
@@ -92,7 +99,7 @@ def test_no_sequential_scan(loaded: str, order: str, params: dict[str, Any]) -> 
     # next test): absent filters fold away.
     sql = "EXPLAIN (FORMAT JSON) " + repository.SQL[f"query_{order}"]
     with psycopg.connect(loaded, autocommit=True) as conn:
-        (raw,) = conn.execute(sql, params).fetchone()  # type: ignore[misc]
+        (raw,) = as_service(conn).execute(sql, params).fetchone()  # type: ignore[misc]
     plan = raw if isinstance(raw, list) else json.loads(raw)
     nodes = plan_nodes(plan[0]["Plan"])
     scans = [n["Node Type"] for n in nodes if n.get("Relation Name") == "memories"]
@@ -111,7 +118,7 @@ def test_one_agent_reads_its_own_index_in_order(loaded: str, order: str, index: 
     plan = QueryPlan(query, "default", pagination.Cursors(b"secret"))
     sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + repository.SQL[f"query_{order}"]
     with psycopg.connect(loaded, autocommit=True) as conn:
-        (raw,) = conn.execute(sql, plan.params).fetchone()  # type: ignore[misc]
+        (raw,) = as_service(conn).execute(sql, plan.params).fetchone()  # type: ignore[misc]
     nodes = plan_nodes(raw[0]["Plan"])
     scan = next(n for n in nodes if n.get("Relation Name") == "memories")
     assert scan.get("Index Name") == index, nodes
@@ -126,9 +133,11 @@ def test_second_page_uses_the_index(loaded: str) -> None:
         ).fetchone()
         assert row is not None
         params = base(agent_ids=None, after_created_at=row[0], after_id=row[1])
-        (raw,) = conn.execute(
-            "EXPLAIN (FORMAT JSON) " + repository.SQL["query_recent"], params
-        ).fetchone()  # type: ignore[misc]
+        (raw,) = (
+            as_service(conn)
+            .execute("EXPLAIN (FORMAT JSON) " + repository.SQL["query_recent"], params)
+            .fetchone()
+        )  # type: ignore[misc]
     nodes = plan_nodes(raw[0]["Plan"])
     assert any(n.get("Index Name") == "memories_recent" for n in nodes), nodes
 
@@ -153,3 +162,25 @@ async def test_filtered_statements_are_never_prepared(loaded: str) -> None:
     assert any("FROM agents a WHERE a.workspace" in s for s in prepared), prepared
     optional = re.compile(r"\$\d+::[a-z0-9]+(\[\])? IS NULL OR")
     assert not [s for s in prepared if optional.search(s)], prepared
+
+
+@pytest.mark.parametrize(
+    ("order", "params", "index"),
+    [
+        ("recent", base(tags_all=["tag42", "group42"]), "memories_tags"),
+        ("importance", base(tags_any=["tag42"]), "memories_tags"),
+        ("recent", base(text="topic77"), "memories_search"),
+        ("importance", base(text="topic77"), "memories_search"),
+    ],
+)
+def test_gin_indexes_serve_filters_under_row_level_security(
+    loaded: str, order: str, params: dict[str, Any], index: str
+) -> None:
+    """Tag and text conditions run inside their GIN index scan for the service's role too: a
+    policy's condition comes first unless theirs are LEAKPROOF (migration 0004), and without
+    that these queries read the whole workspace (measured: 0.7 ms became 54 ms at 100k)."""
+    sql = "EXPLAIN (FORMAT JSON) " + repository.SQL[f"query_{order}"]
+    with psycopg.connect(loaded, autocommit=True) as conn:
+        (raw,) = as_service(conn).execute(sql, params).fetchone()  # type: ignore[misc]
+    nodes = plan_nodes(raw[0]["Plan"])
+    assert any(n.get("Index Name") == index for n in nodes), json.dumps(raw, indent=1)
