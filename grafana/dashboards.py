@@ -537,6 +537,36 @@ def service() -> dash.Dashboard:
             max_value=1,
         ),
     ]
+    access = [
+        graph(
+            "Refused credentials",
+            "reqps",
+            "Requests refused with a 401, by reason: `invalid` (not a token Brain issues), "
+            "`unknown` (an API key unknown, revoked or expired). A rise is a leaked or stale key "
+            "being tried; the access log's lines carry the workspace and key id.",
+            [(rate("brain_auth_failures_total", SVC, "reason"), "{{reason}}")],
+            width=8,
+        ),
+        graph(
+            "Rate limited, and unchecked",
+            "reqps",
+            "429s from API keys' rate limits, and requests of rate-limited keys let through "
+            "unchecked because Redis did not answer (the limiter fails open).",
+            [
+                (rate("brain_rate_limited_total"), "429"),
+                (rate("brain_rate_limit_fail_open_total"), "unchecked (Redis down)"),
+            ],
+            width=8,
+        ),
+        graph(
+            "API key lookups",
+            "ops",
+            "Keys read from PostgreSQL: once per key and process every 0.5 s at most, never per "
+            "request; far above (keys x processes x 2/s) means a cache that does not hold.",
+            [(rate("brain_key_lookups_total"), "lookups")],
+            width=8,
+        ),
+    ]
     return board(
         "brain-service",
         "Brain / Service",
@@ -558,6 +588,7 @@ def service() -> dash.Dashboard:
             ("Cache and memories", cache),
             ("Messaging", messaging),
             ("Dependencies and pools", dependencies),
+            ("Workspaces and API keys", access),
             ("Process", process),
         ],
     )

@@ -19,14 +19,14 @@ import psycopg
 from tests.support.service import Service
 
 import scripts.bench
-from scripts.bench import cpu, memory, messaging, peer, scale
+from scripts.bench import cpu, memory, messaging, peer, scale, tenancy
 from scripts.bench.context import Bench, brain_service, servers
 from scripts.bench.report import report
 from scripts.bench.results import api_runs, results
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_ERROR_SHARE = 0.01
-PARTS = ("memory", "peer", "scale", "messaging", "cpu")
+PARTS = ("memory", "peer", "tenancy", "scale", "messaging", "cpu")
 
 
 def parts(value: str) -> tuple[str, ...]:
@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--parts", type=parts, default=PARTS,
         help=f"comma-separated parts to run (default: all of {','.join(PARTS)}; "
-        "peer needs memory)",
+        "peer and tenancy need memory)",
     )  # fmt: skip
     parser.add_argument(
         "--cpu-requests", type=int, default=20_000,
@@ -80,6 +80,8 @@ async def everything(bench: Bench) -> None:
         await memory.run(bench, small)
         if "peer" in chosen:
             await peer.run(bench, small)
+        if "tenancy" in chosen:
+            await tenancy.run(bench)
     if "scale" in chosen:
         await scale.run(bench, sizes)
     if "messaging" in chosen:

@@ -228,7 +228,14 @@ async def measure(
 
 
 async def measure_requests(
-    name: str, op: Op, *, requests: int, concurrency: int, warmup: int, server_pid: int
+    name: str,
+    op: Op,
+    *,
+    requests: int,
+    concurrency: int,
+    warmup: int,
+    server_pid: int,
+    expect: int = 200,
 ) -> tuple[Run, float]:
     """`concurrency` workers share `warmup` uncounted requests, then exactly `requests` counted
     ones; (the counted run, the CPU seconds of the server's processes during it).
@@ -249,7 +256,7 @@ async def measure_requests(
                         run.errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
                     continue
                 if run is not None:
-                    run.record((time.perf_counter() - start) * 1000, response, 200)
+                    run.record((time.perf_counter() - start) * 1000, response, expect)
 
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
 

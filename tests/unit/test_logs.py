@@ -15,6 +15,8 @@ def test_redactor_removes_known_and_secret_shaped_values() -> None:
     )
     assert redact("host=db password=hunter2 dbname=x") == "host=db password=[redacted] dbname=x"
     assert redact("nothing to hide") == "nothing to hide"
+    secret = "brk_acme.team_" + "Ab3" * 13 + "x"  # an API key's secret (kit.auth)
+    assert redact(f"key {secret} leaked") == "key brk_acme.team_[redacted] leaked"
 
 
 def test_json_lines_carry_the_request_id_and_no_secret() -> None:

@@ -269,6 +269,10 @@ class Authenticator:
         if needed != ADMIN_TOKEN and needed not in found.scopes:
             raise errors.Forbidden(f"this key lacks the scope {needed}", field="scope")
         in_path = scope.get("path_params", {}).get("workspace_id")
+        if in_path is not None and not _ID.match(str(in_path)):
+            raise errors.Invalid(
+                "workspace_id must be 1-64 characters of A-Z a-z 0-9 _ . -", field="workspace_id"
+            )
         if in_path is not None and needed != ADMIN_TOKEN:
             # /v1/workspaces/{workspace_id}/...: a key reaches its own workspace only, and any
             # other is as absent as one that does not exist.

@@ -23,6 +23,7 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),  # Authorization values
     re.compile(r"(://[^:/@\s]*:)[^@\s]+(@)"),  # passwords in URLs
     re.compile(r"(?i)(password=)[^\s&]+"),  # libpq key=value passwords
+    re.compile(r"(brk_[A-Za-z0-9_.-]{1,64}_)[A-Za-z0-9]{40}"),  # API key secrets (kit.auth)
 ]
 REDACTED = "[redacted]"
 

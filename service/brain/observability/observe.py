@@ -90,5 +90,14 @@ def record(scope: Scope, status: int, seconds: float) -> None:
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
+            **_credential(scope),
         },
     )
+
+
+def _credential(scope: Scope) -> dict[str, str]:
+    """The workspace and API key of an authenticated request (kit.auth puts them in the scope's
+    state): what operators filter the access log by, where metrics carry no workspace label."""
+    state = scope.get("state") or {}
+    found = {"workspace": state.get("workspace"), "key_id": state.get("key_id")}
+    return {name: value for name, value in found.items() if value}
