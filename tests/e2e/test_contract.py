@@ -17,6 +17,7 @@ from tests.support.api import TOKEN, repo_root
 from tests.support.service import Service
 
 BIN = Path(sys.executable).parent
+CONFIG = {"content_type_overrides": {"application/x-ndjson": "application/octet-stream"}}
 
 
 def test_a_generated_client_works(service: Service, tmp_path: Path) -> None:
@@ -25,9 +26,12 @@ def test_a_generated_client_works(service: Service, tmp_path: Path) -> None:
     document = tmp_path / "openapi.json"
     document.write_bytes(httpx.get(f"{service.url}/schema/openapi.json").content)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    # The generator knows no NDJSON (an agent's export): it is to read that answer as bytes.
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
     generated = subprocess.run(
         [BIN / "openapi-python-client", "generate", "--path", document, "--meta", "none",
-         "--output-path", tmp_path / "brain_api", "--fail-on-warning"],
+         "--output-path", tmp_path / "brain_api", "--fail-on-warning", "--config", config],
         capture_output=True, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert generated.returncode == 0, generated.stdout + generated.stderr

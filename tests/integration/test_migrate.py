@@ -171,3 +171,45 @@ def test_migration_repairs_expiries_stored_before_the_bound(
         assert row == ("9999-12-31 23:59:59.999999+00",)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("UPDATE memories SET expires_at = %s", ("9999-12-31T23:59:59-14:00",))
+
+
+async def test_upgrading_keeps_a_single_workspace_brain_in_default(
+    empty_db: str, redis_url: str
+) -> None:
+    """A Brain from before workspaces (migrations 1-3) with data: `brain migrate` is all it
+    takes; its data is in `default`, where the admin token works, and reachable by a key."""
+    from litestar.testing import AsyncTestClient
+
+    from brain import app
+    from tests.support import api
+
+    before = [m for m in migrate.available() if m.version < 4]
+    with psycopg.connect(empty_db) as conn, conn.transaction():
+        conn.execute(migrate._BOOKKEEPING)
+        for mig in before:
+            conn.execute(mig.sql)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (mig.version, mig.name, mig.checksum),
+            )
+        conn.execute("INSERT INTO agents (workspace, id) VALUES ('default', 'sales')")
+        conn.execute(
+            "INSERT INTO memories (workspace, id, agent_id, context) "
+            "VALUES ('default', gen_random_uuid(), 'sales', '{\"note\": \"kept\"}')"
+        )
+    assert [m.version for m in migrate.apply(empty_db)] == [
+        m.version for m in migrate.available() if m.version >= 4
+    ]
+    async with AsyncTestClient(app=app.create_app(api.settings(empty_db, redis_url))) as client:
+        client.headers.update(api.AUTH)
+        found = await client.post("/v1/memories/query", json={})
+        assert [m["context"]["note"] for m in found.json()["items"]] == ["kept"]
+        assert [w["id"] for w in (await client.get("/v1/workspaces")).json()["items"]] == [
+            "default"
+        ]
+        made = await client.post(
+            "/v1/workspaces/default/keys", json={"name": "k", "scopes": ["agents:read"]}
+        )
+        secret = made.json()["secret"]
+        agents = await client.get("/v1/agents", headers={"Authorization": f"Bearer {secret}"})
+        assert [a["id"] for a in agents.json()["items"]] == ["sales"]

@@ -91,3 +91,20 @@ async def test_messaging_works_on_a_cluster(cluster_client: AsyncTestClient) -> 
         acked = await client.post(f"/v1/agents/{agent}/messages/ack", json={"ids": expected})
         assert acked.json() == {"acked": len(expected)}
     assert (await client.post("/v1/admin/cleanup")).status_code == 200
+
+
+async def test_rate_limits_and_purge_work_on_a_cluster(cluster_client: AsyncTestClient) -> None:
+    client = cluster_client
+    await client.post("/v1/workspaces", json={"id": "acme"})
+    made = await client.post(
+        "/v1/workspaces/acme/keys",
+        json={"name": "k", "scopes": ["agents:read"], "rate_limit": {"per_second": 1, "burst": 2}},
+    )
+    limited = {"Authorization": f"Bearer {made.json()['secret']}"}
+    statuses = [(await client.get("/v1/agents", headers=limited)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    for agent in ("a", "b"):
+        await client.put(f"/v1/agents/{agent}", json={})
+    await client.post("/v1/messages", json={"from_agent": "a", "to_agent": "b", "context": {}})
+    assert (await client.delete("/v1/agents/a?purge=true")).status_code == 204
+    assert (await client.get("/v1/agents/b/messages")).json()["items"] == []
