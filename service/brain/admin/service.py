@@ -62,15 +62,10 @@ class AdminService:
         """Delete all the data of the workspace and its idempotency keys in one transaction
         (with its audit entry), then what each area keeps outside PostgreSQL (cache entries,
         delivery streams). Its API keys and audit log stay."""
-        after = []
         async with self.db.transaction(
             workspace=workspace, statement_seconds=ERASE_TIMEOUT_S
         ) as conn:
-            for part in reversed(self.data):
-                done = await part.erase(conn, workspace)
-                if done is not None:
-                    after.append(done)
-            await idempotency.forget_all(conn, workspace)
+            after = await areas.erase(conn, self.data, workspace)
             await audit.record(conn, workspace, "clear", key_id)
         for done in after:
             await done()

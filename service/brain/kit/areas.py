@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from litestar import Router
 
-from brain.kit import auth, cache, db, pagination, redis_client
+from brain.kit import auth, cache, db, idempotency, pagination, redis_client
 from brain.settings import Settings
 
 
@@ -89,3 +89,17 @@ class WorkspaceData(Protocol):
         """Delete what it holds of one agent in the purge's transaction (`conn`); what to do
         once that commits, if anything."""
         ...
+
+
+async def erase(
+    conn: db.Conn, data: list[WorkspaceData], workspace: str
+) -> list[Callable[[], Awaitable[None]]]:
+    """Delete every area's data of `workspace` and its idempotency keys in the transaction of
+    `conn`, areas in the reverse of their order; what to do once that commits."""
+    after = []
+    for part in reversed(data):
+        done = await part.erase(conn, workspace)
+        if done is not None:
+            after.append(done)
+    await idempotency.forget_all(conn, workspace)
+    return after

@@ -75,8 +75,8 @@ class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
     }
 
 
-class Key(msgspec.Struct):
-    """An API key, as listed (never its secret)."""
+class KeyFields(msgspec.Struct):
+    """What a key's answers all hold."""
 
     id: uuid.UUID
     name: str
@@ -86,6 +86,11 @@ class Key(msgspec.Struct):
     created_at: fields.Timestamp
     expires_at: fields.Timestamp | None
     rate_limit: RateLimit | None
+
+
+class Key(KeyFields):
+    """An API key, as listed (never its secret)."""
+
     last_used_at: fields.Timestamp | None
 
     example: ClassVar[dict[str, Any]] = {
@@ -97,17 +102,9 @@ class Key(msgspec.Struct):
     }
 
 
-class NewKey(msgspec.Struct):
+class NewKey(KeyFields):
     """A new API key with its secret: shown this once, stored only as a hash."""
 
-    id: uuid.UUID
-    name: str
-    scopes: list[str]
-    agent_id: str | None
-    prefix: str
-    created_at: fields.Timestamp
-    expires_at: fields.Timestamp | None
-    rate_limit: RateLimit | None
     secret: str
 
     example: ClassVar[dict[str, Any]] = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import msgspec
 
-from brain.kit import areas, audit, auth, db, errors, fields, idempotency, pagination, registry
+from brain.kit import areas, audit, auth, db, errors, fields, pagination, registry
 from brain.workspaces import repository
 from brain.workspaces.schemas import MAX_KEYS, KeyIn, WorkspaceIn
 
@@ -76,15 +76,10 @@ class WorkspaceService:
         await audit.write(self.db, self.home, "workspace.deleted", None, workspace)
 
     async def _erase(self, workspace: str) -> None:
-        after: list[Callable[[], Awaitable[None]]] = []
         async with self.db.transaction(
             workspace=workspace, statement_seconds=ERASE_TIMEOUT_S
         ) as conn:
-            for part in reversed(self.data):
-                done = await part.erase(conn, workspace)
-                if done is not None:
-                    after.append(done)
-            await idempotency.forget_all(conn, workspace)
+            after = await areas.erase(conn, list(self.data), workspace)
             await repository.delete_keys(conn, workspace)
             await audit.forget_all(conn, workspace)
             await registry.delete(conn, workspace)
