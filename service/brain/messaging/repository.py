@@ -46,7 +46,11 @@ async def mark_enqueued(conn: db.Conn, rows: Sequence[dict[str, Any]]) -> None:
 async def mark_appended(database: db.Database, rows: Sequence[dict[str, Any]]) -> None:
     """`mark_enqueued` for what the share path appended. Without waiting for the WAL flush: if
     the mark is lost in a crash, the relay appends again, which changes nothing."""
-    async with database.transaction(workspace=db.ALL) as conn:  # rows of any workspace
+    # The rows' workspace when they share one (the common case: a pooled connection then keeps
+    # the workspace requests set on it, and needs no round trip to change it there and back).
+    spaces = {r["workspace"] for r in rows}
+    workspace = spaces.pop() if len(spaces) == 1 else db.ALL
+    async with database.transaction(workspace=workspace) as conn:
         await conn.execute("SET LOCAL synchronous_commit = off")
         await mark_enqueued(conn, rows)
 
