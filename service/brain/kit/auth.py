@@ -36,7 +36,7 @@ from pathlib import Path
 from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from brain.kit import db, errors, ratelimit, registry
+from brain.kit import db, errors, fields, ratelimit, registry
 from brain.observability import metrics
 from brain.settings import Settings
 
@@ -63,9 +63,8 @@ WORKSPACE_HEADER = "X-Brain-Workspace"
 _ALPHABET = string.ascii_letters + string.digits
 _AUTHORIZATION = b"authorization"
 _WORKSPACE = WORKSPACE_HEADER.lower().encode()
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SECRET = re.compile(
-    rf"^{SECRET_PREFIX}(?P<workspace>[A-Za-z0-9_.-]{{1,64}})_[A-Za-z0-9]{{{RANDOM_CHARS}}}$"
+    rf"^{SECRET_PREFIX}(?P<workspace>[A-Za-z0-9_.-]{{1,64}})_[A-Za-z0-9]{{{RANDOM_CHARS}}}\Z"
 )
 
 
@@ -239,12 +238,7 @@ class Authenticator:
         token = _token(authorization)
         named = None
         if header is not None:
-            named = header.decode("latin-1").strip()
-            if not _ID.match(named):
-                raise errors.Invalid(
-                    f"{WORKSPACE_HEADER} must be 1-64 characters of A-Z a-z 0-9 _ . -",
-                    field=WORKSPACE_HEADER,
-                )
+            named = fields.agent_id(header.decode("latin-1").strip(), WORKSPACE_HEADER)
         if self.admin_token and hmac.compare_digest(token, self.admin_token):
             found = Principal(named or self.home)
         else:
@@ -269,10 +263,8 @@ class Authenticator:
         if needed != ADMIN_TOKEN and needed not in found.scopes:
             raise errors.Forbidden(f"this key lacks the scope {needed}", field="scope")
         in_path = scope.get("path_params", {}).get("workspace_id")
-        if in_path is not None and not _ID.match(str(in_path)):
-            raise errors.Invalid(
-                "workspace_id must be 1-64 characters of A-Z a-z 0-9 _ . -", field="workspace_id"
-            )
+        if in_path is not None:  # before the handler's own check: it decides where to look
+            fields.agent_id(str(in_path), "workspace_id")
         if in_path is not None and needed != ADMIN_TOKEN:
             # /v1/workspaces/{workspace_id}/...: a key reaches its own workspace only, and any
             # other is as absent as one that does not exist.
