@@ -4,7 +4,14 @@ still fails."""
 
 from __future__ import annotations
 
-from scripts.load import FSYNC_P95_LIMIT_MS, GATE_RUNS, STEAL_LIMIT, GateRun, gate_verdict
+from scripts.load import (
+    FSYNC_P95_LIMIT_MS,
+    GATE_BUDGET_S,
+    GATE_RUNS,
+    STEAL_LIMIT,
+    GateRun,
+    gate_verdict,
+)
 
 PASS, FAIL = GateRun(True, 0.0, 1.0), GateRun(False, 0.0, 1.0)
 STOLEN = GateRun(False, STEAL_LIMIT * 2, 1.0)
@@ -26,4 +33,16 @@ def test_disturbed_failures_are_repeated_but_never_pass() -> None:
     assert STOLEN.disturbance() and SLOW_DISK.disturbance() and FAIL.disturbance() is None
     assert gate_verdict([STOLEN, SLOW_DISK]) is None
     every = [STOLEN, SLOW_DISK] * (GATE_RUNS // 2)
-    assert gate_verdict(every) == f"FAIL (no run passed; {GATE_RUNS} of them disturbed by the host)"
+    assert gate_verdict(every[:-1], 60.0) is None
+    assert gate_verdict(every, 60.0) == (
+        f"FAIL (no run passed in {GATE_RUNS} runs, 60 s; {GATE_RUNS} of them disturbed by the host)"
+    )
+
+
+def test_no_run_starts_after_the_budget() -> None:
+    assert gate_verdict([STOLEN], GATE_BUDGET_S - 1) is None
+    assert gate_verdict([STOLEN], GATE_BUDGET_S) == (
+        f"FAIL (no run passed in 1 run, {GATE_BUDGET_S:.0f} s; 1 of them disturbed by the host)"
+    )
+    assert gate_verdict([STOLEN, PASS], GATE_BUDGET_S * 2) == "pass"
+    assert gate_verdict([], GATE_BUDGET_S * 2) is None
