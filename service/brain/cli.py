@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from brain import embedded, migrate, workers
-from brain.kit import db, registry
+from brain.kit import db, embeddings, registry
 from brain.observability import logs
 from brain.settings import ConfigError, Settings
 
@@ -29,10 +29,14 @@ def _say(message: str) -> None:
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ConfigError as exc:
         _say(f"brain: {exc}")
         raise SystemExit(2) from None
+    # The embedded mode's default (`local`) is fixed before the embedded URLs are filled in, and
+    # passed on to the worker processes.
+    os.environ["BRAIN_EMBEDDINGS"] = settings.embeddings_provider
+    return settings.replace(embeddings=settings.embeddings_provider)
 
 
 def _banner(stack: embedded.Stack, settings: Settings) -> None:
@@ -65,12 +69,31 @@ def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
             raise migrate.MigrationError(
                 f"the database lacks migrations {names}: run `brain migrate`"
             )
+    _ensure_vector_index(settings, migrated=stack is not None and stack.postgres is not None)
     slow = migrate.not_leakproof(settings.database_url)
     if slow:
         statements = "; ".join(f"ALTER FUNCTION {name} LEAKPROOF" for name in slow)
         _say(
             "brain: warning: tag and full-text filters cannot use their indexes under row-level "
             f"security until a superuser runs: {statements} (see migration 0004)"
+        )
+
+
+def _ensure_vector_index(settings: Settings, migrated: bool) -> None:
+    """The configured embedding space's HNSW index: built where this process migrates."""
+    assert settings.database_url is not None
+    found = embeddings.configured_space(
+        settings.embeddings_provider, settings.embeddings_model, settings.embeddings_dimensions
+    )
+    statement = embeddings.index_statement(*found) if found else None
+    if found is None or statement is None:
+        return
+    if migrated:
+        migrate.ensure_index(settings.database_url, statement)
+    elif not migrate.index_exists(settings.database_url, embeddings.index_name(found[0])):
+        _say(
+            f"brain: warning: the embedding space {found[0]} has no index yet, so search by "
+            "meaning scans every row: run `brain migrate`"
         )
 
 
@@ -159,6 +182,7 @@ def run_migrate(_: argparse.Namespace) -> int:
     try:
         assert settings.database_url is not None
         applied = migrate.apply(settings.database_url)
+        _ensure_vector_index(settings, migrated=True)
     except migrate.MigrationError as exc:
         _say(f"brain: {exc}")
         return 1

@@ -112,3 +112,29 @@ def not_leakproof(conninfo: str) -> list[str]:
             (list(LEAKPROOF),),
         ).fetchall()
     return sorted({str(name) for (name,) in rows})
+
+
+def ensure_index(conninfo: str, statement: str) -> None:
+    """Create an index if it is missing (`CREATE INDEX CONCURRENTLY IF NOT EXISTS`: writes go on
+    while it builds), as the owner. A build that failed half-way leaves an invalid index, which
+    is dropped and built again."""
+    name = statement.split(" IF NOT EXISTS ", 1)[1].split(" ", 1)[0]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        invalid = conn.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND NOT i.indisvalid",
+            (name,),
+        ).fetchone()
+        if invalid:
+            conn.execute(f"DROP INDEX CONCURRENTLY {name}")  # a name of kit.embeddings
+        conn.execute(statement)  # built by kit.embeddings.index_statement: no input in it
+
+
+def index_exists(conninfo: str, name: str) -> bool:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND i.indisvalid",
+            (name,),
+        ).fetchone()
+    return found is not None

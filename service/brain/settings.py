@@ -23,7 +23,7 @@ class Settings:
     database_read_urls: tuple[str, ...] = ()
     """Replica URLs for reads that tolerate replication lag (unused until replicas exist)."""
     redis_url: str | None = None
-    """redis:// or rediss:// URL; unset means the embedded redis-server under `data_dir`."""
+    """redis:// or rediss:// URL; unset means the embedded valkey-server under `data_dir`."""
     redis_cluster: bool = False
     """Treat `redis_url` as one node of a Redis Cluster."""
     admin_token: str | None = None
@@ -54,6 +54,19 @@ class Settings:
     """`otlp` or `console` when the OTEL_* variables ask for traces; None = tracing off."""
     metrics_multiprocess_dir: str | None = None
     """PROMETHEUS_MULTIPROC_DIR: where worker processes share their metrics."""
+    embeddings: str | None = None
+    """`none` or `local` (kit.embeddings); unset: `local` in the embedded mode, else `none`."""
+    embeddings_model: str | None = None
+    """The model's name (with `none`: the name of the space clients' vectors are in)."""
+    embeddings_dimensions: int | None = None
+    """With `none`: the dimension of the vectors clients send (unset: they send none)."""
+
+    @property
+    def embeddings_provider(self) -> str:
+        """The embeddings provider in force (the default resolved)."""
+        if self.embeddings is not None:
+            return self.embeddings
+        return "local" if self.database_url is None else "none"
 
     @property
     def embedded(self) -> bool:
@@ -110,6 +123,12 @@ class Settings:
                 tracing = "otlp"
             elif exporter not in {"", "none"}:
                 raise ConfigError(f"OTEL_TRACES_EXPORTER {exporter!r} is not supported")
+        embeddings = (text("BRAIN_EMBEDDINGS") or "").lower() or None
+        if embeddings not in {None, "none", "local"}:
+            raise ConfigError(f"BRAIN_EMBEDDINGS must be none or local, got {embeddings!r}")
+        dimensions = text("BRAIN_EMBEDDINGS_DIMENSIONS")
+        if dimensions is not None and integer("BRAIN_EMBEDDINGS_DIMENSIONS", 0) > 4096:
+            raise ConfigError(f"BRAIN_EMBEDDINGS_DIMENSIONS must be <= 4096, got {dimensions}")
         reads = tuple(
             u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
         )
@@ -131,6 +150,11 @@ class Settings:
             db_pool_max=integer("BRAIN_DB_POOL_MAX", 16),
             tracing_exporter=tracing,
             metrics_multiprocess_dir=text("PROMETHEUS_MULTIPROC_DIR"),
+            embeddings=embeddings,
+            embeddings_model=text("BRAIN_EMBEDDINGS_MODEL"),
+            embeddings_dimensions=(
+                integer("BRAIN_EMBEDDINGS_DIMENSIONS", 0) if dimensions is not None else None
+            ),
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -9,6 +9,9 @@ from brain.settings import Settings
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"Content-Type": "application/json"}
+EMBEDDING_SPACES = (("all-MiniLM-L6-v2/384", 384), ("test-vectors/3", 3))
+"""The embedding spaces whose HNSW indexes the tests' template database has: the local model's,
+and 3-dimensional vectors sent by clients (BRAIN_EMBEDDINGS=none, test-vectors)."""
 
 
 def repo_root() -> Path:
@@ -25,6 +28,7 @@ def settings(database_url: str, redis_url: str | None, **changes: object) -> Set
         log_level="WARNING",
         db_pool_min=1,
         db_pool_max=8,
+        embeddings="none",
     ).replace(**changes)
 
 

@@ -209,7 +209,10 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
         # UTC: timestamps rendered to JSON by PostgreSQL (memory_json) come out in UTC.
         await conn.execute(
             f"SET ROLE {ROLE}; SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'; "
-            "SET TimeZone = 'UTC'"
+            "SET TimeZone = 'UTC'; "
+            # pgvector >= 0.8: filters apply inside an HNSW scan, which goes on until the query
+            # has its rows (memory/queries.sql, ranked queries).
+            "SET hnsw.iterative_scan = strict_order"
         )
         _connections[conn] = (conn.info.host, str(conn.info.port))
         conn.add_notice_handler(_on_notice(conn))

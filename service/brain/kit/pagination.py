@@ -34,13 +34,21 @@ class Position(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
     importance: float | None = None
 
 
+class Ranked(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """After (key, id) in a ranked memory query's order: key = distance (by meaning) or minus the
+    fused score (hybrid), ascending."""
+
+    key: float
+    id: uuid.UUID
+
+
 class Seq(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """After a message's sequence number (history: older; replay: newer)."""
 
     seq: int
 
 
-P = TypeVar("P", Position, Seq)
+P = TypeVar("P", Position, Ranked, Seq)
 
 
 class _Signed(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -92,7 +100,7 @@ class Cursors:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.digest(self._key, payload, "sha256")[:MAC_BYTES]
 
-    def encode(self, scope: str, position: Position | Seq) -> str:
+    def encode(self, scope: str, position: Position | Ranked | Seq) -> str:
         payload = msgspec.json.encode(_Signed(scope, msgspec.Raw(msgspec.json.encode(position))))
         raw = payload + self._mac(payload)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

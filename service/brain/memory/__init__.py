@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from brain.kit import embeddings
 from brain.kit.areas import Area, Resources
 from brain.memory import routes
 from brain.memory.service import MemoryService
 
 
 def build(resources: Resources) -> MemoryService:
+    settings = resources.settings
+    embedder = embeddings.from_settings(
+        settings.embeddings_provider, settings.embeddings_model, settings.embeddings_dimensions
+    )
     return MemoryService(
-        resources.db, resources.cache, resources.settings.max_context_bytes, resources.cursors
+        resources.db, resources.cache, settings.max_context_bytes, resources.cursors, embedder
     )
 
 

@@ -49,6 +49,22 @@ async def query(database: db.Database, order: str, params: dict[str, Any]) -> li
         return await cur.fetchall()
 
 
+def ranked_sql(kind: str, dimensions: int) -> str:
+    """The semantic or hybrid query for an embedding space of `dimensions` (an int: literal)."""
+    sql = SQL[f"query_{kind}"].replace("__FILTERS__", SQL["filters"])
+    return sql.replace("__DIMS__", str(int(dimensions)))
+
+
+async def ranked(
+    database: db.Database, kind: str, dimensions: int, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Memories ranked by meaning (`semantic`) or by fused ranks (`hybrid`)."""
+    sql = ranked_sql(kind, dimensions)
+    async with database.connection(workspace=params["workspace"]) as conn:
+        cur = await conn.execute(sql, params, prepare=db.PLAN_EACH_CALL)
+        return await cur.fetchall()
+
+
 async def lexemes(database: db.Database, workspace: str, text: str) -> int:
     """Search terms in `text` once PostgreSQL drops stop words and punctuation."""
     async with database.connection(workspace=workspace) as conn:

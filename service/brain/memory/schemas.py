@@ -9,7 +9,26 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from brain.kit import fields
+from brain.kit import embeddings, fields, patterns
+
+Vector = Annotated[
+    list[float],
+    msgspec.Meta(
+        min_length=1,
+        max_length=embeddings.MAX_DIMENSIONS,
+        description="Finite numbers, as many as the embedding space's dimension",
+    ),
+]
+
+SemanticText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=fields.MAX_TEXT_CHARS,
+        pattern=patterns.TEXT_PATTERN,
+        description="What to find, matched by meaning (embedded like a memory's text)",
+    ),
+]
 
 
 class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,6 +46,7 @@ class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    embedding: Vector | None = None
 
     exclusive: ClassVar[tuple[tuple[str, str], ...]] = (("ttl_seconds", "expires_at"),)
     example: ClassVar[dict[str, Any]] = {
@@ -73,11 +93,17 @@ class QueryIn(msgspec.Struct, forbid_unknown_fields=True):
     since: fields.Timestamp | None = None
     until: fields.Timestamp | None = None
     text: fields.SearchText | None = None
-    order: Literal["recent", "importance"] = "recent"
+    semantic: SemanticText | None = None
+    vector: Vector | None = None
+    min_score: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] | None = None
+    order: Literal["recent", "importance", "relevance"] | None = None
     limit: fields.PageSize = 20
     cursor: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
 
-    exclusive: ClassVar[tuple[tuple[str, str], ...]] = (("agent_id", "agent_ids"),)
+    exclusive: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("agent_id", "agent_ids"),
+        ("semantic", "vector"),
+    )
     example: ClassVar[dict[str, Any]] = {"tags": ["acme"], "text": "email", "limit": 20}
 
 
@@ -91,6 +117,17 @@ class Memory(msgspec.Struct):
     importance: float
     created_at: fields.Timestamp
     expires_at: fields.Timestamp | None
+    score: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                description="Queries by meaning only, higher is better: the cosine similarity "
+                "(-1..1) with `semantic` or `vector`; with `text` as well, the reciprocal rank "
+                "fusion score (sum of 1 / (60 + rank) over both rankings)"
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
 
     example: ClassVar[dict[str, Any]] = {
         "id": "0b6f2c1e-5d7a-4f43-9a8e-2f1d3c4b5a69",

@@ -10,13 +10,21 @@ from typing import Any
 import msgspec
 import psycopg
 
-from brain.kit import batching, cache, db, errors, fields, http, idempotency, pagination
+from brain.kit import batching, cache, db, embeddings, errors, fields, http, idempotency, pagination
 from brain.memory import repository
 from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
 from brain.observability import metrics
 
 Page = tuple[bytes, cache.Outcome]
 EXPORT_PAGE = 500
+HYBRID_CANDIDATES = 200
+"""Hybrid queries fuse the top this-many of each ranking (by meaning, by words)."""
+TIES = 32
+"""Rows a query by meaning reads beyond its page, so that equal distances (the same text stored
+again) are ordered by id across a page boundary (memory/queries.sql, query_semantic)."""
+RRF_K = 60
+"""Reciprocal rank fusion's k: score = sum of 1 / (k + rank) over the two rankings (the usual 60
+of Cormack et al.; the rankings weigh the same)."""
 STORES_IN_FLIGHT = 1
 """Stores without an Idempotency-Key: INSERTs running at once per process and workspace; what
 arrives meanwhile goes in the next one, together (`batching`)."""
@@ -44,6 +52,8 @@ async def _insert_together(
             "importances": [i["importance"] for i in items],
             "expires": [i["expires_at"] for i in items],
             "ttls": [i["ttl_seconds"] for i in items],
+            "embeddings": [i["embedding"] for i in items],
+            "embedding_spaces": [i["embedding_space"] for i in items],
         },
     )
     return [by_id[i] for i in ids]
@@ -70,17 +80,29 @@ def _refused(exc: psycopg.Error) -> bool:
 class QueryPlan:
     """A query normalised once: SQL parameters, the cursor scope and the cache digest."""
 
-    def __init__(self, q: QueryIn, workspace: str, cursors: pagination.Cursors) -> None:
+    def __init__(
+        self,
+        q: QueryIn,
+        workspace: str,
+        cursors: pagination.Cursors,
+        embedder: embeddings.Embedder | None = None,
+    ) -> None:
         if q.agent_id is not None and q.agent_ids is not None:
             raise errors.Invalid("give agent_id or agent_ids, not both", field="agent_ids")
         if q.since is not None and q.until is not None and q.since >= q.until:
             raise errors.Invalid("until must be later than since", field="until")
+        ranked = q.semantic is not None or q.vector is not None
+        _check_ranking(q, ranked, embedder)
         agents = [q.agent_id] if q.agent_id else sorted(set(q.agent_ids)) if q.agent_ids else None
         tags = sorted(fields.tags(q.tags)) if q.tags else None
-        self.order = q.order
+        self.order = "relevance" if ranked else q.order or "recent"
+        self.kind = ("hybrid" if q.text is not None else "semantic") if ranked else None
+        self.semantic = q.semantic
         self.agent_ids = agents
         self.limit = q.limit
         self.cursors = cursors
+        self.space = embedder.space if ranked and embedder else None
+        self.dimensions = embedder.dimensions if ranked and embedder else 0
         self.params: dict[str, Any] = {
             "workspace": workspace,
             # One agent by equality: PostgreSQL walks that agent's index in order for it, where
@@ -98,9 +120,23 @@ class QueryPlan:
             "after_id": None,
             "after_importance": None,
         }
+        vector = None
+        if q.vector is not None:
+            vector = embeddings.checked(q.vector, self.dimensions or None, "vector")
+        if ranked:
+            self.params.update(
+                space=self.space, vector=vector, min_score=q.min_score, after_key=None,
+                candidates=HYBRID_CANDIDATES, k=RRF_K, ties=TIES,
+            )  # fmt: skip
         filters = [q.order, agents, tags, q.match, q.min_importance, q.since, q.until, q.text]
+        if ranked:
+            filters += [self.space, q.semantic, vector, q.min_score]
         self.scope = pagination.scope("memories", workspace, *filters)
-        if q.cursor is not None:
+        if q.cursor is not None and ranked:
+            ranked_at = cursors.decode(q.cursor, self.scope, pagination.Ranked)
+            self.params["after_key"] = ranked_at.key
+            self.params["after_id"] = ranked_at.id
+        elif q.cursor is not None:
             position = cursors.decode(q.cursor, self.scope, pagination.Position)
             self.params["after_created_at"] = position.created_at
             self.params["after_id"] = position.id
@@ -109,9 +145,37 @@ class QueryPlan:
         self.digest = hashlib.blake2b(page, digest_size=16).hexdigest()
 
     def cursor_after(self, row: dict[str, Any]) -> str:
+        if self.kind is not None:
+            return self.cursors.encode(self.scope, pagination.Ranked(row["rank_key"], row["id"]))
         importance = row["importance"] if self.order == "importance" else None
         position = pagination.Position(row["created_at"], row["id"], importance)
         return self.cursors.encode(self.scope, position)
+
+
+def _check_ranking(q: QueryIn, ranked: bool, embedder: embeddings.Embedder | None) -> None:
+    """The rules of ranked queries beyond their shapes (422 naming the field)."""
+    if q.semantic is not None and q.vector is not None:
+        raise errors.Invalid("give semantic or vector, not both", field="vector")
+    if q.semantic is not None and not isinstance(embedder, embeddings.LocalModel):
+        raise errors.Invalid(
+            "this Brain has no embedding model (BRAIN_EMBEDDINGS=none): search by meaning needs "
+            "one, or send `vector`",
+            field="semantic",
+        )
+    if not ranked and q.min_score is not None:
+        raise errors.Invalid("min_score needs semantic or vector", field="min_score")
+    if ranked and q.order not in (None, "relevance"):
+        raise errors.Invalid(
+            "queries by meaning (semantic, vector) are ordered by relevance", field="order"
+        )
+    if not ranked and q.order == "relevance":
+        raise errors.Invalid("order relevance needs semantic or vector", field="order")
+
+
+def _with_score(row: dict[str, Any]) -> str:
+    """A ranked row's memory JSON with its `score`."""
+    body = str(row["body"])
+    return f'{body[:-1]},"score":{float(row["score"])!r}}}'
 
 
 class MemoryService:
@@ -123,11 +187,13 @@ class MemoryService:
         memo: cache.Cache,
         max_context_bytes: int,
         cursors: pagination.Cursors,
+        embedder: embeddings.Embedder | None = None,
     ) -> None:
         self.db = database
         self.cache = memo
         self.max_context_bytes = max_context_bytes
         self.cursors = cursors
+        self.embedder = embedder
         self._stores: dict[str, batching.Coalescer[dict[str, Any], dict[str, Any]]] = {}
 
     def _checked(self, data: MemoryIn, at: str = "") -> dict[str, Any]:
@@ -140,6 +206,10 @@ class MemoryService:
             )
         if data.expires_at is not None:
             fields.expiry(data.expires_at, f"{at}expires_at")
+        embedding = None
+        if data.embedding is not None:
+            dimensions = self.embedder.dimensions if self.embedder else None
+            embedding = embeddings.checked(data.embedding, dimensions, f"{at}embedding")
         return {
             "agent_id": data.agent_id,
             "context": context.decode(),
@@ -147,7 +217,21 @@ class MemoryService:
             "importance": data.importance,
             "expires_at": data.expires_at,
             "ttl_seconds": data.ttl_seconds,
+            "embedding": embedding,
+            "embedding_space": self.embedder.space if embedding and self.embedder else None,
         }
+
+    async def _embedded(self, items: list[dict[str, Any]], data: list[MemoryIn]) -> None:
+        """Give checked memories without a client's vector the model's (one call for all)."""
+        if not isinstance(self.embedder, embeddings.LocalModel):
+            return
+        todo = [(i, d) for i, d in zip(items, data, strict=True) if i["embedding"] is None]
+        if not todo:
+            return
+        vectors = await self.embedder.embed([embeddings.text_of(d.context) for _, d in todo])
+        for (item, _), vector in zip(todo, vectors, strict=True):
+            item["embedding"] = embeddings.literal(vector)
+            item["embedding_space"] = self.embedder.space
 
     async def store(self, workspace: str, data: MemoryIn, key: str | None) -> idempotency.Answer:
         """Commit a memory (G1), retire cached results it changes, then answer 201.
@@ -156,6 +240,7 @@ class MemoryService:
         round trip (`batching`); each is answered once all of them are committed."""
         params = self._checked(data)
         key = idempotency.check_key(key)
+        await self._embedded([params], [data])
         if key is None:
             row = await self._coalescer(workspace).submit(params)
             return idempotency.Answer(201, row["body"].encode())
@@ -233,6 +318,7 @@ class MemoryService:
         change in one Redis round trip, then answer 201 with them in the order given."""
         items = [self._checked(item, f"items[{n}].") for n, item in enumerate(data.items)]
         key = idempotency.check_key(key)
+        await self._embedded(items, data.items)
         rows: list[dict[str, Any]] = []
 
         async def write(conn: db.Conn) -> idempotency.Answer:
@@ -275,10 +361,12 @@ class MemoryService:
         await self.cache.invalidate(workspace, [agent_id], deleted=True)
 
     async def query(self, workspace: str, q: QueryIn) -> Page:
-        plan = QueryPlan(q, workspace, self.cursors)
+        plan = QueryPlan(q, workspace, self.cursors, self.embedder)
         lookup = await self.cache.get_query(workspace, plan.digest, plan.agent_ids)
         if lookup.body is not None:
             return lookup.body, lookup.outcome
+        if plan.kind is not None:
+            return await self._ranked(workspace, plan, lookup)
         rows = await repository.query(self.db, plan.order, plan.params)
         if (
             not rows
@@ -291,6 +379,18 @@ class MemoryService:
                 field="text",
             )
         body, served = pagination.page(rows, plan.limit, plan.cursor_after)
+        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, served))
+        return body, lookup.outcome
+
+    async def _ranked(self, workspace: str, plan: QueryPlan, lookup: cache.Lookup) -> Page:
+        """A query by meaning (or hybrid) the cache did not hold: embed `semantic` once, rank."""
+        assert plan.kind is not None and self.embedder is not None
+        if plan.semantic is not None:
+            [vector] = await self.embedder.embed([plan.semantic])
+            plan.params["vector"] = embeddings.literal(vector)
+        rows = await repository.ranked(self.db, plan.kind, plan.dimensions, plan.params)
+        bodies = [_with_score(r) for r in rows]
+        body, served = pagination.page(rows, plan.limit, plan.cursor_after, bodies)
         await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, served))
         return body, lookup.outcome
 

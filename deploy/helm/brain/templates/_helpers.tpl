@@ -186,6 +186,8 @@ must stay alphanumeric too. External: `postgresql.external.serviceUrlKey`, or `u
   value: {{ .Values.logFormat | quote }}
 - name: BRAIN_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+- name: BRAIN_EMBEDDINGS
+  value: {{ .Values.embeddings | quote }}
 {{- if .Values.otel.enabled }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ .Values.otel.endpoint | quote }}
