@@ -33,8 +33,7 @@ def _settings() -> Settings:
     except ConfigError as exc:
         _say(f"brain: {exc}")
         raise SystemExit(2) from None
-    # The embedded mode's default (`local`) is fixed before the embedded URLs are filled in, and
-    # passed on to the worker processes.
+    # The provider in force, passed on to the worker processes.
     os.environ["BRAIN_EMBEDDINGS"] = settings.embeddings_provider
     return settings.replace(embeddings=settings.embeddings_provider)
 

@@ -693,11 +693,16 @@ def test_cnpg_cluster(default: Rendered) -> None:
     assert store["spec"]["configuration"]["wal"]["compression"] == "gzip"
     initdb = spec["bootstrap"]["initdb"]
     assert {k: initdb[k] for k in ("database", "owner")} == {"database": "app", "owner": "app"}
-    # the superuser's part of migration 0004, which the migrating owner cannot do itself
-    migration = (CHART.parents[2] / "service/brain/migrations/0004_workspaces.sql").read_text()
+    # the superuser's part of migrations 0004 and 0005, which the migrating owner cannot do
+    migrations = CHART.parents[2] / "service/brain/migrations"
+    migration = (migrations / "0004_workspaces.sql").read_text()
     leakproof = re.findall(r"^\s*(ALTER FUNCTION .* LEAKPROOF);", migration, re.MULTILINE)
     assert len(leakproof) == 3
-    assert initdb["postInitApplicationSQL"] == leakproof
+    extension = re.findall(
+        r"^(CREATE EXTENSION .*);", (migrations / "0005_embeddings.sql").read_text(), re.MULTILINE
+    )
+    assert extension == ["CREATE EXTENSION IF NOT EXISTS vector"]
+    assert initdb["postInitApplicationSQL"] == extension + leakproof
     assert spec["affinity"]["enablePodAntiAffinity"] is True
 
 
