@@ -7,7 +7,10 @@ FLUSHALL before each test; tests that kill Redis start their own.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,6 +21,30 @@ from brain import app, embedded, migrate
 from brain.kit import embeddings
 from brain.settings import Settings
 from tests.support import api, databases
+
+_BASETEMP = pytest.StashKey[str]()
+_FAILED = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each session's temporary directories in a folder of its own under the system's temporary
+    directory. Under root, the servers run as another user that must reach their data; pytest
+    makes its shared pytest-of-<user> private (0700) at the start of every session, which would
+    cut the servers of a session running beside it off their data (seen: PostgreSQL's
+    checkpointer could no longer open pg_control, and the server restarted)."""
+    if config.option.basetemp is None:
+        config.option.basetemp = config.stash[_BASETEMP] = tempfile.mkdtemp(prefix="brain-tests-")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_FAILED] = exitstatus not in (0, 5)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's folder goes once it is over, unless something failed (to look into)."""
+    own = config.stash.get(_BASETEMP, None)
+    if own is not None and not config.stash.get(_FAILED, True):
+        shutil.rmtree(Path(own), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
