@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.api import TOKEN, repo_root
+from tests.support.api import TOKEN, repo_root, service_env
 from tests.support.service import Service
 
 BIN = Path(sys.executable).parent
@@ -92,21 +92,32 @@ def readme_examples() -> str:
     return block["body"]
 
 
-def test_the_readme_examples_work_as_written(service: Service) -> None:
-    """Every command of the quick start, run by bash against a real service (the token comes
-    from the environment instead of .brain/admin_token, the port is the test's)."""
+def test_the_readme_examples_work_as_written(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Every command of the quick start, run by bash against a real service with the local model
+    (`make run`'s default; the token comes from the environment instead of .brain/admin_token,
+    the port is the test's)."""
     script = readme_examples()
-    assert "TOKEN=$(cat .brain/admin_token)" in script and script.count("curl ") == 3
-    script = script.replace("TOKEN=$(cat .brain/admin_token)", "").replace(
-        "localhost:8080", f"127.0.0.1:{service.port}"
-    )
-    script = script.replace("curl ", "curl -sS --fail-with-body -w '\\n' ")
-    ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        env={**os.environ, "TOKEN": TOKEN}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    assert "TOKEN=$(cat .brain/admin_token)" in script and script.count("curl ") == 4
+    env = {**service_env(database_url, redis_url), "BRAIN_EMBEDDINGS": "local"}
+    service = Service(env, log=tmp_path / "serve.log").start()
+    try:
+        script = script.replace("TOKEN=$(cat .brain/admin_token)", "").replace(
+            "localhost:8080", f"127.0.0.1:{service.port}"
+        )
+        script = script.replace("curl ", "curl -sS --fail-with-body -w '\\n' ")
+        ran = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env={**os.environ, "TOKEN": TOKEN}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        assert service.stop() == 0
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    agent, memory, page = (json.loads(line) for line in ran.stdout.splitlines() if line)
+    agent, memory, page, meaning = (json.loads(line) for line in ran.stdout.splitlines() if line)
     assert agent["id"] == "sales" and agent["capabilities"] == ["crm"]
     assert memory["tags"] == ["acme"] and memory["importance"] == 0.8
     assert [m["id"] for m in page["items"]] == [memory["id"]]
+    assert [m["id"] for m in meaning["items"]] == [memory["id"]] and meaning["items"][0][
+        "score"
+    ] > 0
