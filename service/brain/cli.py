@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -81,9 +82,7 @@ def _ensure_schema(settings: Settings, stack: embedded.Stack | None) -> None:
 def _ensure_vector_index(settings: Settings, migrated: bool) -> None:
     """The configured embedding space's HNSW index: built where this process migrates."""
     assert settings.database_url is not None
-    found = embeddings.configured_space(
-        settings.embeddings_provider, settings.embeddings_model, settings.embeddings_dimensions
-    )
+    found = embeddings.configured_space(settings)
     statement = embeddings.index_statement(*found) if found else None
     if found is None or statement is None:
         return
@@ -221,6 +220,51 @@ def cleanup(_: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_size(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 1000, not {value!r}")
+    return int(value)
+
+
+def reembed(args: argparse.Namespace) -> int:
+    """Give every live memory a vector of the configured model (after a model change, or for
+    memories stored before there was one); resumable, with progress on stderr."""
+    from brain import app
+
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    found = embeddings.configured_space(settings)
+    if found is None or settings.embeddings_provider == "none":
+        _say("brain: reembed needs a model: BRAIN_EMBEDDINGS=local or openai")
+        return 2
+    stack = embedded.Stack(settings) if settings.embedded else None
+    if stack is not None:
+        settings = stack.start()
+    started = time.monotonic()
+
+    def progress(seen: int, done: int, total: int) -> None:
+        rate = seen / max(time.monotonic() - started, 1e-9)
+        share = f" ({100 * seen // total} %)" if total else ""
+        _say(f"reembed: {seen}/{total} memories{share}, {done} embedded, {rate:.0f}/s")
+
+    async def run() -> tuple[int, int]:
+        application = app.create_app(settings, serving=False)
+        async with application.lifespan():
+            service = application.state.services["memories"]
+            result: tuple[int, int] = await service.reembed(args.batch, progress)
+            return result
+
+    try:
+        _ensure_vector_index(settings, migrated=stack is not None)
+        seen, done = asyncio.run(run())
+    finally:
+        if stack is not None:
+            stack.stop(all_servers=False)
+    seconds = round(time.monotonic() - started, 3)
+    print(json.dumps({"space": found[0], "memories": seen, "embedded": done, "seconds": seconds}))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="brain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         run=run_migrate
     )
     commands.add_parser("cleanup", help="delete expired data").set_defaults(run=cleanup)
+    reembed_cmd = commands.add_parser(
+        "reembed", help="give every memory a vector of the configured embedding model"
+    )
+    reembed_cmd.add_argument(
+        "--batch", type=_batch_size, default=64,
+        help="memories per model call and UPDATE, 1-1000 (64)",
+    )  # fmt: skip
+    reembed_cmd.set_defaults(run=reembed)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

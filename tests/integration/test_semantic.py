@@ -111,3 +111,22 @@ async def test_rows_of_another_space_are_never_compared(
     )
     assert ids[0] not in [m["id"] for m in response.json()["items"]]
     assert len(response.json()["items"]) == len(MEMORIES) - 1
+
+
+async def test_dedupe_by_meaning_with_the_local_model(local: AsyncTestClient) -> None:
+    """The same fact in other words is a duplicate at 0.8; another fact is not."""
+    first = await local.post(
+        "/v1/memories", json={"agent_id": "a", "context": {"note": "Acme prefers email"}}
+    )
+    assert first.status_code == 201
+    dedupe = {"threshold": 0.8}
+    alike = {"agent_id": "a", "context": {"note": "Acme likes to be emailed"}, "dedupe": dedupe}
+    response = await local.post("/v1/memories", json=alike)
+    assert response.status_code == 200, response.text
+    assert response.json()["duplicate_of"] == first.json()["id"]
+    other = {"agent_id": "a", "context": {"note": "Globex renews in March"}, "dedupe": dedupe}
+    response = await local.post("/v1/memories", json=other)
+    assert response.status_code == 201
+    empty = {"agent_id": "a", "context": {"done": True}, "dedupe": dedupe}
+    response = await local.post("/v1/memories", json=empty)
+    assert response.status_code == 422 and "no text to embed" in response.json()["detail"]

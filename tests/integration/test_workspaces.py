@@ -414,7 +414,11 @@ async def test_workspaces_writing_at_once_each_see_their_own(client: AsyncTestCl
     for name, count in counts.items():
         stats = (await client.get("/v1/stats", headers=keys[name])).json()
         assert stats["agents"] == 2
-        assert stats["memories"] == {"total": count, "by_agent": {f"{name}-a": count}}
+        assert stats["memories"] == {
+            "total": count, "by_agent": {f"{name}-a": count},
+            "by_embedding_space": {"none": count}, "waiting_for_embedding": 0,
+            "embedding_space": None,
+        }  # fmt: skip
         assert stats["messages"]["total"] == count // 5
         found = await client.post("/v1/memories/query", json={"limit": 500}, headers=keys[name])
         assert sorted(m["context"]["i"] for m in found.json()["items"]) == list(range(count))

@@ -79,3 +79,49 @@ def test_tracing_follows_the_otel_variables(env: dict[str, str], exporter: str |
 def test_unknown_trace_exporter_is_refused() -> None:
     with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER"):
         Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_embeddings_default_to_the_local_model_in_the_embedded_mode_only() -> None:
+    """`make run` installs the model (brain[local]): the embedded mode recalls by meaning out of
+    the box; with a database of its own (production) the default is none, set explicitly."""
+    assert Settings.from_env({}).embeddings_provider == "local"
+    external = {"BRAIN_DATABASE_URL": "postgresql://db/brain"}
+    assert Settings.from_env(external).embeddings_provider == "none"
+    assert Settings.from_env({**external, "BRAIN_EMBEDDINGS": "LOCAL"}).embeddings_provider == (
+        "local"
+    )
+    assert Settings.from_env({"BRAIN_EMBEDDINGS": "none"}).embeddings_provider == "none"
+
+
+def test_openai_embeddings() -> None:
+    s = Settings.from_env({
+        "BRAIN_EMBEDDINGS": "openai", "BRAIN_EMBEDDINGS_URL": "http://ollama:11434/v1",
+        "BRAIN_EMBEDDINGS_MODEL": "nomic-embed-text", "BRAIN_EMBEDDINGS_DIMENSIONS": "768",
+        "BRAIN_EMBEDDINGS_API_KEY": "sk-1", "BRAIN_EMBEDDINGS_TIMEOUT_SECONDS": "2.5",
+    })  # fmt: skip
+    assert (s.embeddings_provider, s.embeddings_url, s.embeddings_model) == (
+        "openai", "http://ollama:11434/v1", "nomic-embed-text",
+    )  # fmt: skip
+    assert (s.embeddings_dimensions, s.embeddings_api_key, s.embeddings_timeout_seconds) == (
+        768, "sk-1", 2.5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BRAIN_EMBEDDINGS": "torch"}, "BRAIN_EMBEDDINGS must be none, local or openai"),
+        ({"BRAIN_EMBEDDINGS": "openai"}, "needs BRAIN_EMBEDDINGS_URL, BRAIN_EMBEDDINGS_MODEL, "
+                                         "BRAIN_EMBEDDINGS_DIMENSIONS"),
+        ({"BRAIN_EMBEDDINGS": "openai", "BRAIN_EMBEDDINGS_URL": "ollama:11434",
+          "BRAIN_EMBEDDINGS_MODEL": "m", "BRAIN_EMBEDDINGS_DIMENSIONS": "8"},
+         "BRAIN_EMBEDDINGS_URL must start with http"),
+        ({"BRAIN_EMBEDDINGS_DIMENSIONS": "5000"}, "BRAIN_EMBEDDINGS_DIMENSIONS must be <= 4096"),
+        ({"BRAIN_EMBEDDINGS_DIMENSIONS": "0"}, "BRAIN_EMBEDDINGS_DIMENSIONS must be >= 1"),
+        ({"BRAIN_EMBEDDINGS_TIMEOUT_SECONDS": "0"}, "BRAIN_EMBEDDINGS_TIMEOUT_SECONDS must be"),
+        ({"BRAIN_EMBEDDINGS_TIMEOUT_SECONDS": "soon"}, "BRAIN_EMBEDDINGS_TIMEOUT_SECONDS must be"),
+    ],
+)  # fmt: skip
+def test_bad_embeddings_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

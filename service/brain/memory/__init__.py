@@ -10,9 +10,7 @@ from brain.memory.service import MemoryService
 
 def build(resources: Resources) -> MemoryService:
     settings = resources.settings
-    embedder = embeddings.from_settings(
-        settings.embeddings_provider, settings.embeddings_model, settings.embeddings_dimensions
-    )
+    embedder = embeddings.from_settings(settings)
     return MemoryService(
         resources.db, resources.cache, settings.max_context_bytes, resources.cursors, embedder
     )

@@ -4,27 +4,27 @@
 
 -- name: insert
 INSERT INTO memories (workspace, id, agent_id, context, tags, importance, expires_at, embedding,
-                      embedding_space)
+                      embedding_space, embedding_pending)
 VALUES (%(workspace)s, gen_random_uuid(), %(agent_id)s, %(context)s::jsonb, %(tags)s::text[],
         %(importance)s::float8,
         COALESCE(%(expires_at)s::timestamptz, now() + make_interval(secs => %(ttl_seconds)s::float8)),
-        %(embedding)s::vector, %(embedding_space)s::text)
+        %(embedding)s::vector, %(embedding_space)s::text, %(embedding_pending)s::bool)
 RETURNING id, extract(epoch FROM expires_at)::float8 AS expires, memory_json(memories) AS body
 
 -- name: insert_batch
 -- One statement for a whole batch (atomic in autocommit); ids come from the service, so that the
 -- answer can list the memories in the order they were given.
 INSERT INTO memories (workspace, id, agent_id, context, tags, importance, expires_at, embedding,
-                      embedding_space)
+                      embedding_space, embedding_pending)
 SELECT %(workspace)s, i.id, i.agent_id, i.context::jsonb,
        ARRAY(SELECT jsonb_array_elements_text(i.tags::jsonb)), i.importance,
        COALESCE(i.expires_at, now() + make_interval(secs => i.ttl_seconds)),
-       i.embedding::vector, i.embedding_space
+       i.embedding::vector, i.embedding_space, i.embedding_pending
 FROM unnest(%(ids)s::uuid[], %(agent_ids)s::text[], %(contexts)s::text[], %(tags)s::text[],
             %(importances)s::float8[], %(expires)s::timestamptz[], %(ttls)s::float8[],
-            %(embeddings)s::text[], %(embedding_spaces)s::text[])
+            %(embeddings)s::text[], %(embedding_spaces)s::text[], %(pendings)s::bool[])
      AS i(id, agent_id, context, tags, importance, expires_at, ttl_seconds, embedding,
-          embedding_space)
+          embedding_space, embedding_pending)
 RETURNING id, extract(epoch FROM expires_at)::float8 AS expires, memory_json(memories) AS body
 
 -- name: get
@@ -120,6 +120,77 @@ LIMIT %(limit)s
 
 -- name: purge
 DELETE FROM memories WHERE workspace = %(workspace)s AND agent_id = %(agent_id)s
+
+-- name: count_by_space
+-- Live memories per embedding space (NULL: no vector; `waiting`: stored while the model was down).
+SELECT embedding_space AS space, count(*) AS memories,
+       count(*) FILTER (WHERE embedding_pending) AS waiting
+FROM memories
+WHERE workspace = %(workspace)s AND (expires_at IS NULL OR expires_at > now())
+GROUP BY embedding_space
+ORDER BY embedding_space NULLS LAST
+
+-- name: spaces_elsewhere
+-- Across workspaces: live memories with a vector of another space than `space`.
+SELECT embedding_space AS space, count(*) AS memories
+FROM memories
+WHERE embedding_space IS DISTINCT FROM %(space)s::text AND embedding_space IS NOT NULL
+  AND (expires_at IS NULL OR expires_at > now())
+GROUP BY embedding_space
+ORDER BY embedding_space
+
+-- name: waiting
+-- Across workspaces: memories waiting for their vector, oldest first.
+SELECT workspace, id, agent_id, context
+FROM memories
+WHERE embedding_pending AND (expires_at IS NULL OR expires_at > now())
+ORDER BY created_at
+LIMIT %(limit)s
+
+-- name: not_in_space
+-- Across workspaces, for `brain reembed`: live memories whose vector is not of `space` (another
+-- model's, a client's of another space, none yet), in primary-key order after (workspace, id).
+SELECT workspace, id, agent_id, context
+FROM memories
+WHERE (workspace, id) > (%(after_workspace)s::text, %(after_id)s::uuid)
+  AND embedding_space IS DISTINCT FROM %(space)s::text
+  AND (expires_at IS NULL OR expires_at > now())
+ORDER BY workspace, id
+LIMIT %(limit)s
+
+-- name: count_not_in_space
+SELECT count(*) AS memories
+FROM memories
+WHERE embedding_space IS DISTINCT FROM %(space)s::text
+  AND (expires_at IS NULL OR expires_at > now())
+
+-- name: set_vectors
+-- Vectors of `space` for the rows given; a row given none (it has no text) waits no more and keeps
+-- what it has. A row that meanwhile got a vector of that space keeps it.
+UPDATE memories m
+SET embedding = COALESCE(v.embedding::vector, m.embedding),
+    embedding_space = CASE WHEN v.embedding IS NULL THEN m.embedding_space ELSE %(space)s::text END,
+    embedding_pending = false
+FROM unnest(%(workspaces)s::text[], %(ids)s::uuid[], %(embeddings)s::text[])
+     AS v(workspace, id, embedding)
+WHERE m.workspace = v.workspace AND m.id = v.id
+  AND m.embedding_space IS DISTINCT FROM %(space)s::text
+RETURNING m.workspace, m.agent_id
+
+-- name: nearest_of_agent
+-- Dedupe: the agent's live memory nearest to %(vector)s in the space (the HNSW index, filtered).
+SELECT 1 - (m.embedding::vector(__DIMS__) <=> %(vector)s::vector(__DIMS__)) AS similarity,
+       m.id, memory_json(m) AS body
+FROM memories m
+WHERE m.workspace = %(workspace)s AND m.agent_id = %(agent_id)s
+  AND m.embedding_space = %(space)s::text
+  AND (m.expires_at IS NULL OR m.expires_at > now())
+ORDER BY m.embedding::vector(__DIMS__) <=> %(vector)s::vector(__DIMS__)
+LIMIT 1
+
+-- name: agent_lock
+-- Dedupe: stores of one agent that ask for it take turns (until their transaction ends).
+SELECT pg_advisory_xact_lock(hashtextextended('brain.dedupe/' || %(workspace)s || '/' || %(agent_id)s, 0))
 
 -- Ranked queries (repository.ranked_sql): `filters` is shared by both rankings; __DIMS__ is the
 -- embedding space's dimension (an integer: a type modifier cannot be a parameter), so that the

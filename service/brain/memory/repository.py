@@ -118,3 +118,71 @@ async def export_page(
 async def purge(conn: db.Conn, workspace: str, agent_id: str) -> int:
     cur = await conn.execute(SQL["purge"], {"workspace": workspace, "agent_id": agent_id})
     return cur.rowcount
+
+
+async def counts_by_space(database: db.Database, workspace: str) -> list[dict[str, Any]]:
+    async with database.connection(workspace=workspace, read_only=True) as conn:
+        cur = await conn.execute(SQL["count_by_space"], {"workspace": workspace})
+        return await cur.fetchall()
+
+
+async def spaces_elsewhere(database: db.Database, space: str) -> list[dict[str, Any]]:
+    """Across workspaces: live memories with vectors of another space than `space`."""
+    async with database.connection(workspace=db.ALL, read_only=True) as conn:
+        cur = await conn.execute(SQL["spaces_elsewhere"], {"space": space})
+        return await cur.fetchall()
+
+
+async def waiting(database: db.Database, limit: int) -> list[dict[str, Any]]:
+    """Across workspaces: memories waiting for their vector, oldest first."""
+    async with database.connection(workspace=db.ALL) as conn:
+        cur = await conn.execute(SQL["waiting"], {"limit": limit})
+        return await cur.fetchall()
+
+
+async def not_in_space(
+    database: db.Database, space: str, after: tuple[str, uuid.UUID], limit: int
+) -> list[dict[str, Any]]:
+    """Across workspaces, in primary-key order after `after`: live memories without a vector
+    of `space`."""
+    params = {"space": space, "after_workspace": after[0], "after_id": after[1], "limit": limit}
+    async with database.connection(workspace=db.ALL) as conn:
+        cur = await conn.execute(SQL["not_in_space"], params)
+        return await cur.fetchall()
+
+
+async def count_not_in_space(database: db.Database, space: str) -> int:
+    async with database.connection(workspace=db.ALL, read_only=True) as conn:
+        cur = await conn.execute(SQL["count_not_in_space"], {"space": space})
+        row = await cur.fetchone()
+    return int(row["memories"]) if row else 0
+
+
+async def set_vectors(
+    database: db.Database, space: str, rows: list[tuple[str, uuid.UUID, str | None]]
+) -> list[dict[str, Any]]:
+    """Give rows (workspace, id, vector or None) vectors of `space`; the (workspace, agent_id)
+    of those changed."""
+    params = {
+        "space": space,
+        "workspaces": [r[0] for r in rows],
+        "ids": [r[1] for r in rows],
+        "embeddings": [r[2] for r in rows],
+    }
+    async with database.connection(workspace=db.ALL, write=True) as conn:
+        cur = await conn.execute(SQL["set_vectors"], params)
+        return await cur.fetchall()
+
+
+async def lock_agent(conn: db.Conn, workspace: str, agent_id: str) -> None:
+    """Until the transaction ends, other dedupe stores of this agent wait."""
+    await conn.execute(SQL["agent_lock"], {"workspace": workspace, "agent_id": agent_id})
+
+
+async def nearest_of_agent(
+    conn: db.Conn, dimensions: int, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The agent's live memory nearest to `vector` in `space`, with its similarity."""
+    sql = SQL["nearest_of_agent"].replace("__DIMS__", str(int(dimensions)))
+    cur = await conn.execute(sql, params, prepare=db.PLAN_EACH_CALL)
+    return await cur.fetchone()

@@ -36,7 +36,15 @@ TO_MEMORY = {
     operation_id="store_memory",
     summary="Store a memory",
     status_code=201,
-    responses=openapi.responses(201, Memory, "The memory, as stored.", *openapi.WRITE),
+    responses={
+        **openapi.responses(201, Memory, "The memory, as stored.", *openapi.WRITE),
+        **openapi.responses(
+            200,
+            Memory,
+            "With `dedupe`: a near duplicate was found; it is answered, with "
+            "`duplicate_of`, and nothing is stored.",
+        ),
+    },
     opt={"links": {201: TO_MEMORY}, **auth.needs("memories:write")},
 )
 async def store(

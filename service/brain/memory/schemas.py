@@ -31,6 +31,17 @@ SemanticText = Annotated[
 ]
 
 
+class Dedupe(msgspec.Struct, forbid_unknown_fields=True):
+    """Store only if no live memory of the same agent is at least `threshold` similar (cosine
+    similarity of their vectors, in this Brain's embedding space: the nearest by the HNSW index,
+    itself approximate); otherwise answer 200 with that memory and `duplicate_of`."""
+
+    threshold: Annotated[
+        float,
+        msgspec.Meta(ge=0.0, le=1.0, description="Cosine similarity, 0..1 (1: the same vector)"),
+    ]
+
+
 class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
     """A memory to store. `ttl_seconds` and `expires_at` are alternatives; neither = no expiry."""
 
@@ -47,6 +58,7 @@ class MemoryIn(msgspec.Struct, forbid_unknown_fields=True):
         | None
     ) = None
     embedding: Vector | None = None
+    dedupe: Dedupe | None = None
 
     exclusive: ClassVar[tuple[tuple[str, str], ...]] = (("ttl_seconds", "expires_at"),)
     example: ClassVar[dict[str, Any]] = {
@@ -124,6 +136,16 @@ class Memory(msgspec.Struct):
                 description="Queries by meaning only, higher is better: the cosine similarity "
                 "(-1..1) with `semantic` or `vector`; with `text` as well, the reciprocal rank "
                 "fusion score (sum of 1 / (60 + rank) over both rankings)"
+            ),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    duplicate_of: (
+        Annotated[
+            uuid.UUID,
+            msgspec.Meta(
+                description="A store with `dedupe` that found a near duplicate (200): its id, "
+                "the memory answered instead of a new one"
             ),
         ]
         | msgspec.UnsetType

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import msgspec
 import psycopg
 
-from brain.kit import batching, cache, db, embeddings, errors, fields, http, idempotency, pagination
+from brain.kit import (
+    background,
+    batching,
+    cache,
+    db,
+    embeddings,
+    errors,
+    fields,
+    http,
+    idempotency,
+    pagination,
+)
 from brain.memory import repository
 from brain.memory.schemas import MAX_BATCH, BatchIn, MemoryIn, QueryIn
 from brain.observability import metrics
+
+log = logging.getLogger("brain.memory")
 
 Page = tuple[bytes, cache.Outcome]
 EXPORT_PAGE = 500
@@ -28,6 +43,12 @@ of Cormack et al.; the rankings weigh the same)."""
 STORES_IN_FLIGHT = 1
 """Stores without an Idempotency-Key: INSERTs running at once per process and workspace; what
 arrives meanwhile goes in the next one, together (`batching`)."""
+BACKFILL_SECONDS = 5.0
+"""How often the backfill looks for memories stored while the model was down."""
+BACKFILL_BATCH = 64
+SAME_VECTOR = 1e-6
+"""Dedupe: similarities within this of the threshold count as reaching it (a vector compared
+with itself comes out a few 1e-7 short of 1 in float32)."""
 
 
 def _expiry(row: dict[str, Any]) -> float | None:
@@ -54,6 +75,7 @@ async def _insert_together(
             "ttls": [i["ttl_seconds"] for i in items],
             "embeddings": [i["embedding"] for i in items],
             "embedding_spaces": [i["embedding_space"] for i in items],
+            "pendings": [i["embedding_pending"] for i in items],
         },
     )
     return [by_id[i] for i in ids]
@@ -156,7 +178,7 @@ def _check_ranking(q: QueryIn, ranked: bool, embedder: embeddings.Embedder | Non
     """The rules of ranked queries beyond their shapes (422 naming the field)."""
     if q.semantic is not None and q.vector is not None:
         raise errors.Invalid("give semantic or vector, not both", field="vector")
-    if q.semantic is not None and not isinstance(embedder, embeddings.LocalModel):
+    if q.semantic is not None and (embedder is None or not embedder.embeds):
         raise errors.Invalid(
             "this Brain has no embedding model (BRAIN_EMBEDDINGS=none): search by meaning needs "
             "one, or send `vector`",
@@ -219,16 +241,33 @@ class MemoryService:
             "ttl_seconds": data.ttl_seconds,
             "embedding": embedding,
             "embedding_space": self.embedder.space if embedding and self.embedder else None,
+            "embedding_pending": False,
         }
 
-    async def _embedded(self, items: list[dict[str, Any]], data: list[MemoryIn]) -> None:
-        """Give checked memories without a client's vector the model's (one call for all)."""
-        if not isinstance(self.embedder, embeddings.LocalModel):
+    async def _embedded(
+        self, items: list[dict[str, Any]], data: list[MemoryIn], *, required: bool = False
+    ) -> None:
+        """Give checked memories without a client's vector the model's (one call for all; a
+        memory without text gets none). Should the model be unavailable, they are stored
+        waiting for it (the backfill), or, when `required`, the store fails (503)."""
+        if self.embedder is None or not self.embedder.embeds:
             return
-        todo = [(i, d) for i, d in zip(items, data, strict=True) if i["embedding"] is None]
+        todo = [
+            (item, text)
+            for item, d in zip(items, data, strict=True)
+            if item["embedding"] is None and (text := embeddings.text_of(d.context))
+        ]
         if not todo:
             return
-        vectors = await self.embedder.embed([embeddings.text_of(d.context) for _, d in todo])
+        try:
+            vectors = await self.embedder.embed([text for _, text in todo])
+        except errors.Unavailable:
+            if required:
+                raise
+            metrics.EMBEDDINGS_DEFERRED.inc(len(todo))
+            for item, _ in todo:
+                item["embedding_pending"] = True
+            return
         for (item, _), vector in zip(todo, vectors, strict=True):
             item["embedding"] = embeddings.literal(vector)
             item["embedding_space"] = self.embedder.space
@@ -240,6 +279,8 @@ class MemoryService:
         round trip (`batching`); each is answered once all of them are committed."""
         params = self._checked(data)
         key = idempotency.check_key(key)
+        if data.dedupe is not None:
+            return await self._store_new(workspace, data, params, key, data.dedupe.threshold)
         await self._embedded([params], [data])
         if key is None:
             row = await self._coalescer(workspace).submit(params)
@@ -258,6 +299,58 @@ class MemoryService:
         )
         if not answer.replayed:
             await self._written(workspace, [data.agent_id], token, [written])
+        return answer
+
+    async def _store_new(
+        self,
+        workspace: str,
+        data: MemoryIn,
+        params: dict[str, Any],
+        key: str | None,
+        threshold: float,
+    ) -> idempotency.Answer:
+        """A store with `dedupe`: unless a live memory of the same agent is at least
+        `threshold` similar (then 200 with it and `duplicate_of`), as any store. The agent's
+        dedupe stores take turns (an advisory lock), so that two alike at once insert one."""
+        if self.embedder is None:
+            raise errors.Invalid(
+                "dedupe compares vectors, and this Brain has none (BRAIN_EMBEDDINGS)",
+                field="dedupe",
+            )
+        await self._embedded([params], [data], required=True)
+        if params["embedding"] is None:
+            raise errors.Invalid(
+                "dedupe needs a vector: this memory has no text to embed (no string or number "
+                "values)"
+                if self.embedder.embeds
+                else "dedupe needs a vector: send `embedding` (this Brain has no model)",
+                field="dedupe",
+            )
+        embedder, written = self.embedder, {}
+
+        async def write(conn: db.Conn) -> idempotency.Answer:
+            await repository.lock_agent(conn, workspace, data.agent_id)
+            near = await repository.nearest_of_agent(
+                conn, embedder.dimensions,
+                {"workspace": workspace, "agent_id": data.agent_id, "space": embedder.space,
+                 "vector": params["embedding"]},
+            )  # fmt: skip
+            if near is not None and float(near["similarity"]) >= threshold - SAME_VECTOR:
+                body = str(near["body"])
+                return idempotency.Answer(
+                    200, f'{body[:-1]},"duplicate_of":"{near["id"]}"}}'.encode()
+                )
+            row = await repository.insert(conn, {"workspace": workspace, **params})
+            written.update(row)
+            return idempotency.Answer(201, row["body"].encode())
+
+        request_hash = idempotency.fingerprint("POST /v1/memories", data, key)
+        token = self.cache.memory_token(workspace)
+        answer = await idempotency.run(self.db, workspace, key, request_hash, write)
+        if written:
+            await self._written(workspace, [data.agent_id], token, [written])
+        elif not answer.replayed:
+            metrics.DUPLICATES_FOUND.inc()
         return answer
 
     def _coalescer(self, workspace: str) -> batching.Coalescer[dict[str, Any], dict[str, Any]]:
@@ -401,9 +494,107 @@ class MemoryService:
     # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
 
     async def counts(self, workspace: str) -> dict[str, Any]:
-        """Live memories: the total, and per agent for the `fields.STATS_TOP_AGENTS` with most."""
+        """Live memories: the total, per agent for the `fields.STATS_TOP_AGENTS` with most, and
+        per embedding space (`none`: without a vector; `waiting`: for the model's)."""
         total, rows = await repository.counts(self.db, workspace, fields.STATS_TOP_AGENTS)
-        return {"total": total, "by_agent": {r["agent_id"]: r["memories"] for r in rows}}
+        spaces = await repository.counts_by_space(self.db, workspace)
+        return {
+            "total": total,
+            "by_agent": {r["agent_id"]: r["memories"] for r in rows},
+            "by_embedding_space": {r["space"] or "none": r["memories"] for r in spaces},
+            "waiting_for_embedding": sum(r["waiting"] for r in spaces),
+            "embedding_space": self.embedder.space if self.embedder else None,
+        }
+
+    # -- vectors filled in later: the backfill, `brain reembed` ---------------------------------
+
+    def background(self, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+        """With a model: the backfill of memories stored while it was down (kit.areas)."""
+        if self.embedder is None:
+            return []
+        jobs = [self._check_spaces()]
+        if self.embedder.embeds:
+            jobs.append(background.every(BACKFILL_SECONDS, stop, self._backfill_round))
+        return jobs
+
+    async def _check_spaces(self) -> None:
+        """At start: say so if memories have vectors of another space (a model change)."""
+        try:
+            others = await self.other_spaces()
+        except errors.Unavailable:
+            return
+        for space_name, count in others.items():
+            log.warning(
+                "%d memories have vectors of the embedding space %s, not of %s (configured): "
+                "search by meaning does not find them until `brain reembed`",
+                count, space_name, self.embedder.space if self.embedder else None,
+            )  # fmt: skip
+
+    async def drain(self) -> None:
+        return None
+
+    async def _backfill_round(self) -> None:
+        try:
+            while await self.backfill() == BACKFILL_BATCH:
+                pass
+        except errors.Unavailable as exc:
+            log.debug("backfill round skipped: %s", exc.detail)
+
+    async def backfill(self, limit: int = BACKFILL_BATCH) -> int:
+        """Give up to `limit` waiting memories (any workspace) their vectors; how many."""
+        rows = await repository.waiting(self.db, limit)
+        if rows:
+            await self._embed_rows(rows)
+        return len(rows)
+
+    async def _embed_rows(self, rows: list[dict[str, Any]]) -> int:
+        """Embed these rows' texts in the configured space and store the vectors; retire cached
+        results they change. How many got a vector (the others have no text)."""
+        assert self.embedder is not None and self.embedder.embeds
+        texts = [embeddings.text_of(r["context"]) for r in rows]
+        todo = [n for n, t in enumerate(texts) if t]
+        vectors = await self.embedder.embed([texts[n] for n in todo]) if todo else []
+        literal: dict[int, str] = {
+            n: embeddings.literal(v) for n, v in zip(todo, vectors, strict=True)
+        }
+        changed = await repository.set_vectors(
+            self.db,
+            self.embedder.space,
+            [(r["workspace"], r["id"], literal.get(n)) for n, r in enumerate(rows)],
+        )
+        agents: dict[str, set[str]] = {}
+        for row in changed:
+            agents.setdefault(row["workspace"], set()).add(row["agent_id"])
+        for workspace, ids in agents.items():
+            await self.cache.invalidate(workspace, ids, deleted=False)
+        metrics.EMBEDDINGS_FILLED.inc(len(literal))
+        return len(literal)
+
+    async def reembed(
+        self, batch: int, progress: Callable[[int, int, int], None]
+    ) -> tuple[int, int]:
+        """Give every live memory without a vector of the configured space one (another model's,
+        a client's of another space, none yet), in primary-key order; `progress(done, embedded,
+        total)` after each batch. Resumable: a memory done is not done again. (memories seen,
+        memories embedded)."""
+        assert self.embedder is not None and self.embedder.embeds
+        total = await repository.count_not_in_space(self.db, self.embedder.space)
+        after: tuple[str, uuid.UUID] = ("", uuid.UUID(int=0))
+        seen = embedded = 0
+        while rows := await repository.not_in_space(self.db, self.embedder.space, after, batch):
+            embedded += await self._embed_rows(rows)
+            seen += len(rows)
+            after = (rows[-1]["workspace"], rows[-1]["id"])
+            progress(seen, embedded, total)
+        return seen, embedded
+
+    async def other_spaces(self) -> dict[str, int]:
+        """Live memories (all workspaces) with vectors of another space than the configured one:
+        a model change that `brain reembed` has not caught up with."""
+        if self.embedder is None:
+            return {}
+        rows = await repository.spaces_elsewhere(self.db, self.embedder.space)
+        return {r["space"]: r["memories"] for r in rows}
 
     async def cleanup(self, workspace: str) -> dict[str, int]:
         """Delete expired rows (already invisible, so nothing cached changes)."""

@@ -51,6 +51,23 @@ CACHE_REQUESTS = Counter(
     "brain_cache_requests", "Cache lookups by result (hit, miss, bypass).", ["result"]
 )
 MEMORIES_WRITTEN = Counter("brain_memories_written", "Memories stored (committed).")
+EMBEDDING_CALLS = Counter(
+    "brain_embedding_calls",
+    "Calls to the embedding model, by provider and outcome (ok, failed, paused: refused at once "
+    "after a failure).",
+    ["provider", "outcome"],
+)
+EMBEDDINGS_DEFERRED = Counter(
+    "brain_embeddings_deferred",
+    "Memories stored without their vector because the model was unavailable (the backfill fills "
+    "them in).",
+)
+EMBEDDINGS_FILLED = Counter(
+    "brain_embeddings_filled", "Vectors given to stored memories by the backfill or brain reembed."
+)
+DUPLICATES_FOUND = Counter(
+    "brain_memories_deduplicated", "Stores with dedupe answered with an existing memory (200)."
+)
 MESSAGES_PUBLISHED = Counter(
     "brain_messages_published", "Messages committed, by kind and priority.", ["kind", "priority"]
 )
