@@ -894,3 +894,49 @@ def test_package_follows_the_symlinks(tmp_path: Path) -> None:
     packaged = helm_python.Chart.load(archive)
     rendered = packaged.render({}, name="brain", namespace="brain")
     assert "brain/templates/prometheusrule.yaml" in rendered
+
+
+def test_embeddings_reach_the_service_and_the_migrations(default: Rendered) -> None:
+    """The service and `brain migrate` (which builds the configured space's HNSW index) see the
+    same model; only the service gets the API key."""
+    for where, container in {**service_containers(default), **owner_containers(default)}.items():
+        variables = env(container)
+        assert variables["BRAIN_EMBEDDINGS"]["value"] == "none", where
+        assert not {"BRAIN_EMBEDDINGS_URL", "BRAIN_EMBEDDINGS_API_KEY"} & set(variables), where
+    values = {
+        "embeddings": {
+            "provider": "openai", "url": "http://tei.ml.svc:8080/v1", "model": "bge-small-en",
+            "dimensions": 384, "apiKeySecret": "embedder", "timeoutSeconds": 2.5,
+        }
+    }  # fmt: skip
+    rendered = render(values)
+    expected = {
+        "BRAIN_EMBEDDINGS": "openai", "BRAIN_EMBEDDINGS_URL": "http://tei.ml.svc:8080/v1",
+        "BRAIN_EMBEDDINGS_MODEL": "bge-small-en", "BRAIN_EMBEDDINGS_DIMENSIONS": "384",
+        "BRAIN_EMBEDDINGS_TIMEOUT_SECONDS": "2.5",
+    }  # fmt: skip
+    for where, container in {**service_containers(rendered), **owner_containers(rendered)}.items():
+        variables = env(container)
+        assert {k: variables[k]["value"] for k in expected} == expected, where
+    for where, container in service_containers(rendered).items():
+        assert env(container)["BRAIN_EMBEDDINGS_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "embedder", "key": "api-key",
+        }, where  # fmt: skip
+    for where, container in owner_containers(rendered).items():
+        assert "BRAIN_EMBEDDINGS_API_KEY" not in env(container), where
+
+
+@pytest.mark.parametrize(
+    "embeddings",
+    [
+        {"provider": "torch"},
+        {"provider": "openai"},
+        {"provider": "openai", "url": "http://tei/v1", "model": "m"},
+        {"provider": "none", "dimensions": 5000},
+        {"provider": "openai", "url": "tei:8080", "model": "m", "dimensions": 8},
+        {"provider": "local", "timeoutSeconds": 0},
+    ],
+)
+def test_schema_rejects_wrong_embeddings(embeddings: dict[str, Any]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        helm_python.Chart.load(CHART).validate_schema({"embeddings": embeddings})

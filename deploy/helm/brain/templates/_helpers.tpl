@@ -156,6 +156,27 @@ must stay alphanumeric too. External: `postgresql.external.serviceUrlKey`, or `u
 {{- end -}}
 
 {{/* Full environment of the service and the cleanup CronJob */}}
+{{/* The embedding model's settings: the service's, and `brain migrate`'s, which builds the
+configured space's HNSW index (the API key is the service's alone). */}}
+{{- define "brain.embeddingsEnv" -}}
+- name: BRAIN_EMBEDDINGS
+  value: {{ .Values.embeddings.provider | quote }}
+{{- with .Values.embeddings.model }}
+- name: BRAIN_EMBEDDINGS_MODEL
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.embeddings.dimensions }}
+- name: BRAIN_EMBEDDINGS_DIMENSIONS
+  value: {{ .Values.embeddings.dimensions | int | quote }}
+{{- end }}
+{{- if eq .Values.embeddings.provider "openai" }}
+- name: BRAIN_EMBEDDINGS_URL
+  value: {{ .Values.embeddings.url | quote }}
+- name: BRAIN_EMBEDDINGS_TIMEOUT_SECONDS
+  value: {{ .Values.embeddings.timeoutSeconds | quote }}
+{{- end }}
+{{- end -}}
+
 {{- define "brain.env" -}}
 {{ include "brain.serviceDatabaseEnv" . }}
 {{- if eq .Values.redis.mode "cluster" }}
@@ -186,8 +207,16 @@ must stay alphanumeric too. External: `postgresql.external.serviceUrlKey`, or `u
   value: {{ .Values.logFormat | quote }}
 - name: BRAIN_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
-- name: BRAIN_EMBEDDINGS
-  value: {{ .Values.embeddings | quote }}
+{{ include "brain.embeddingsEnv" . }}
+{{- with .Values.embeddings.apiKeySecret }}
+{{- if eq $.Values.embeddings.provider "openai" }}
+- name: BRAIN_EMBEDDINGS_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.embeddings.apiKeyKey }}
+{{- end }}
+{{- end }}
 {{- if .Values.otel.enabled }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ .Values.otel.endpoint | quote }}
