@@ -50,8 +50,10 @@ LOAD = ROOT / "tests" / "load"
 
 @contextlib.contextmanager
 def service(workers: int) -> Iterator[tuple[str, str]]:
-    """A `brain serve` on the embedded default in a temporary data dir: (base URL, token)."""
-    with EmbeddedService(workers) as running:
+    """A `brain serve` on the embedded servers in a temporary data dir: (base URL, token). With
+    the chart's default of no embedding model (BRAIN_EMBEDDINGS=none), as in production; stores
+    with the local model are measured by make bench (its vectors part)."""
+    with EmbeddedService(workers, env={"BRAIN_EMBEDDINGS": "none"}) as running:
         print(
             f"started brain serve --workers {workers} (BRAIN_DATA_DIR={running.data})", flush=True
         )
