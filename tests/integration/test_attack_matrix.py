@@ -2,7 +2,9 @@
 A aimed at workspace B's ids, queries, cursors, idempotency keys, Last-Event-ID and ack ids.
 
 B holds unique marker strings in every field it can; no answer to A may hold one of them, and
-B's data must be exactly as it was afterwards."""
+B's data must be exactly as it was afterwards. The app takes client vectors (3 dimensions): B's
+memories have vectors, and A ranks by the very same ones (`vector`, hybrid with `text`,
+`min_score` that admits everything) and pages with B's ranked cursors."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
+from brain.settings import Settings
+from tests.support import api
 from tests.support.api import AUTH
 from tests.support.tenancy import ALL_SCOPES, bearer, key, workspace
 
@@ -20,6 +25,18 @@ MARK = "zqxB" + uuid.uuid4().hex[:12]
 """In every one of B's names, contexts, tags and keys: seen in an answer to A, it leaked."""
 B = {"X-Brain-Workspace": "wb"}
 SINCE = "2020-01-01T00:00:00Z"
+VECTORS = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.8, 0.0]]
+"""B's memories' vectors; A queries with them."""
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    """Client vectors of 3 dimensions (the `test-vectors/3` space of the tests' template), so
+    that ranked queries are admitted and reach the database."""
+    return api.settings(
+        database_url, redis_url, embeddings="none", embeddings_model="test-vectors",
+        embeddings_dimensions=3,
+    )  # fmt: skip
 
 
 async def plant_b(client: AsyncTestClient) -> dict[str, Any]:
@@ -32,7 +49,12 @@ async def plant_b(client: AsyncTestClient) -> dict[str, Any]:
     for n in range(3):
         stored = await client.post(
             "/v1/memories",
-            json={"agent_id": agent, "context": {"secret": f"{MARK} {n}"}, "tags": [MARK]},
+            json={
+                "agent_id": agent,
+                "context": {"secret": f"{MARK} {n}"},
+                "tags": [MARK],
+                "embedding": VECTORS[n],
+            },
             headers={**B, "Idempotency-Key": f"{MARK}-idem-{n}"},
         )
         assert stored.status_code == 201
@@ -52,6 +74,12 @@ async def plant_b(client: AsyncTestClient) -> dict[str, Any]:
         assert back.status_code == 201
     cursors = {
         "query": (await client.post("/v1/memories/query", json={"limit": 1}, headers=B)).json(),
+        "ranked": (
+            await client.post("/v1/memories/query", json=RANKED | {"limit": 1}, headers=B)
+        ).json(),
+        "hybrid": (
+            await client.post("/v1/memories/query", json=HYBRID | {"limit": 1}, headers=B)
+        ).json(),
         "agent_memories": (
             await client.get(f"/v1/agents/{agent}/memories?limit=1", headers=B)
         ).json(),
@@ -91,6 +119,10 @@ async def snapshot_b(client: AsyncTestClient, b: dict[str, Any]) -> dict[str, An
         "keys": [k["id"] for k in (await client.get("/v1/workspaces/wb/keys")).json()["items"]],
         "stats": {k: v for k, v in stats.items() if k != "cache"},
     }
+
+
+RANKED = {"vector": VECTORS[0]}
+HYBRID = {"vector": VECTORS[0], "text": MARK}
 
 
 def routes(b: dict[str, Any], own_agent: str) -> list[dict[str, Any]]:
@@ -170,6 +202,7 @@ def routes(b: dict[str, Any], own_agent: str) -> list[dict[str, Any]]:
             "json": {"limit": 1, "cursor": c["query"]},
             "status": 422,
         },
+        *ranked_queries(b),
         {
             "op": "share_message",
             "method": "POST",
@@ -290,6 +323,29 @@ def routes(b: dict[str, Any], own_agent: str) -> list[dict[str, Any]]:
     ]
 
 
+def ranked_queries(b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Queries by meaning with A's key: B's very vectors and words, a `min_score` that admits
+    every row, B's ranked cursors (and ranked and ordinary cursors swapped)."""
+    agent, c = b["agent"], b["cursors"]
+    bodies = [  # (body, status, whether A's own memories of the same vectors answer it)
+        (RANKED, 200, True),  # B's very vectors
+        ({"vector": VECTORS[2], "min_score": -1, "limit": 100}, 200, True),  # every row it sees
+        ({"vector": VECTORS[1], "tags": [MARK], "agent_id": agent}, 200, False),
+        (HYBRID, 200, True),
+        (HYBRID | {"agent_ids": [agent, b["peer"]], "min_score": 0}, 200, False),
+        ({"semantic": MARK}, 422, False),  # no model here: refused before anything is read
+        (RANKED | {"limit": 1, "cursor": c["ranked"]}, 422, False),
+        (HYBRID | {"limit": 1, "cursor": c["hybrid"]}, 422, False),
+        ({"limit": 1, "cursor": c["ranked"]}, 422, False),
+        (RANKED | {"limit": 1, "cursor": c["query"]}, 422, False),
+    ]
+    return [
+        {"op": "query_memories", "method": "POST", "path": "/v1/memories/query", "json": body,
+         "status": status, "own": own}
+        for body, status, own in bodies
+    ]  # fmt: skip
+
+
 def _sent(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [x for v in value.values() for x in _sent(v)]
@@ -334,6 +390,15 @@ async def test_the_attack_matrix(client: AsyncTestClient) -> None:
     before = await snapshot_b(client, b)
     own = "a-agent"
     await client.put(f"/v1/agents/{own}", json={}, headers={**AUTH, "X-Brain-Workspace": "wa"})
+    mine = set()  # A's memories, of B's very vectors: what A's ranked queries must find instead
+    for vector in VECTORS:
+        stored = await client.post(
+            "/v1/memories",
+            json={"agent_id": own, "context": {"note": "of a"}, "embedding": vector},
+            headers={**AUTH, "X-Brain-Workspace": "wa"},
+        )
+        assert stored.status_code == 201
+        mine.add(stored.json()["id"])
     a_key = bearer(await key(client, "wa"))
     revoked = await key(client, "wa")
     assert (
@@ -386,6 +451,13 @@ async def test_the_attack_matrix(client: AsyncTestClient) -> None:
             assert status == 403, (route["op"], status, text)
             assert MARK not in text, (route["op"], text)
             checked += 1
+    # ranked queries of A with B's vectors find A's own memories of those vectors, and only them
+    for route in matrix:
+        if route.get("own"):
+            response = await client.post(route["path"], json=route["json"], headers=a_key)
+            got = {m["id"] for m in response.json()["items"]}
+            assert got == mine, (route["json"], got)
+            checked += 1
     # the full key of A, aimed at everything of B (an event stream that is admitted does not
     # end: tests/e2e/test_isolation.py reads one from a real server)
     for route in matrix:
@@ -400,7 +472,10 @@ async def test_the_attack_matrix(client: AsyncTestClient) -> None:
     after = await snapshot_b(client, b)
     assert after == before
     # and B's idempotency keys still replay B's own first answers
-    first = {"agent_id": b["agent"], "context": {"secret": f"{MARK} 0"}, "tags": [MARK]}
+    first = {
+        "agent_id": b["agent"], "context": {"secret": f"{MARK} 0"}, "tags": [MARK],
+        "embedding": VECTORS[0],
+    }  # fmt: skip
     replay = await client.post(
         "/v1/memories", json=first, headers={**B, "Idempotency-Key": f"{MARK}-idem-0"}
     )

@@ -189,3 +189,12 @@ async def test_without_embeddings_vectors_are_refused(client: AsyncTestClient) -
     response = await client.post("/v1/memories/query", json={"vector": [1.0, 2.0, 3.0]})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "vector"
+
+
+async def test_a_hybrid_text_of_only_stop_words_is_a_422(vclient: AsyncTestClient) -> None:
+    """As for a query by words alone: a hybrid query must not rank by meaning alone unseen."""
+    await store(vclient, [1.0, 0.0, 0.0])
+    response = await vclient.post(
+        "/v1/memories/query", json={"vector": [1.0, 0.0, 0.0], "text": "the and"}
+    )
+    assert response.status_code == 422 and names(response.json(), "text")

@@ -458,22 +458,24 @@ class MemoryService:
         lookup = await self.cache.get_query(workspace, plan.digest, plan.agent_ids)
         if lookup.body is not None:
             return lookup.body, lookup.outcome
+        if plan.kind == "hybrid" and q.text is not None:
+            await self._check_words(workspace, q.text)  # else it would rank by meaning alone
         if plan.kind is not None:
             return await self._ranked(workspace, plan, lookup)
         rows = await repository.query(self.db, plan.order, plan.params)
-        if (
-            not rows
-            and q.text is not None
-            and not await repository.lexemes(self.db, workspace, q.text)
-        ):
+        if not rows and q.text is not None:
+            await self._check_words(workspace, q.text)
+        body, served = pagination.page(rows, plan.limit, plan.cursor_after)
+        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, served))
+        return body, lookup.outcome
+
+    async def _check_words(self, workspace: str, text: str) -> None:
+        if not await repository.lexemes(self.db, workspace, text):
             raise errors.Invalid(
                 "text has no words to search for: only stop words (such as 'the' or 'and') or "
                 "punctuation",
                 field="text",
             )
-        body, served = pagination.page(rows, plan.limit, plan.cursor_after)
-        await self.cache.put_query(workspace, plan.digest, lookup, body, map(_expiry, served))
-        return body, lookup.outcome
 
     async def _ranked(self, workspace: str, plan: QueryPlan, lookup: cache.Lookup) -> Page:
         """A query by meaning (or hybrid) the cache did not hold: embed `semantic` once, rank."""
