@@ -1,4 +1,6 @@
 -- Memories. Every statement is scoped by workspace; expired rows are never returned (G4).
+-- `__FILTERS__` is the `filters` fragment below (repository.py puts it in when it loads the
+-- file): the conditions every query of memories shares, ranked or not.
 -- Expiries come back as epoch seconds (`expires`): Python only needs them for cache lifetimes, and
 -- a float cannot fail to load where a datetime of the far future could.
 
@@ -44,15 +46,7 @@ RETURNING agent_id
 SELECT m.id, m.created_at, m.importance, extract(epoch FROM m.expires_at)::float8 AS expires,
        memory_json(m) AS body
 FROM memories m
-WHERE m.workspace = %(workspace)s
-  AND (m.expires_at IS NULL OR m.expires_at > now())
-  AND (%(agent_id)s::text IS NULL OR m.agent_id = %(agent_id)s::text)
-  AND (%(agent_ids)s::text[] IS NULL OR m.agent_id = ANY (%(agent_ids)s::text[]))
-  AND (%(tags_any)s::text[] IS NULL OR m.tags && %(tags_any)s::text[])
-  AND (%(tags_all)s::text[] IS NULL OR m.tags @> %(tags_all)s::text[])
-  AND (%(min_importance)s::float8 IS NULL OR m.importance >= %(min_importance)s::float8)
-  AND (%(since)s::timestamptz IS NULL OR m.created_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR m.created_at < %(until)s::timestamptz)
+WHERE __FILTERS__
   AND (%(text)s::text IS NULL OR m.search @@ websearch_to_tsquery('english', %(text)s::text))
   AND (%(after_created_at)s::timestamptz IS NULL
        OR (m.created_at, m.id) < (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
@@ -63,15 +57,7 @@ LIMIT %(limit)s
 SELECT m.id, m.created_at, m.importance, extract(epoch FROM m.expires_at)::float8 AS expires,
        memory_json(m) AS body
 FROM memories m
-WHERE m.workspace = %(workspace)s
-  AND (m.expires_at IS NULL OR m.expires_at > now())
-  AND (%(agent_id)s::text IS NULL OR m.agent_id = %(agent_id)s::text)
-  AND (%(agent_ids)s::text[] IS NULL OR m.agent_id = ANY (%(agent_ids)s::text[]))
-  AND (%(tags_any)s::text[] IS NULL OR m.tags && %(tags_any)s::text[])
-  AND (%(tags_all)s::text[] IS NULL OR m.tags @> %(tags_all)s::text[])
-  AND (%(min_importance)s::float8 IS NULL OR m.importance >= %(min_importance)s::float8)
-  AND (%(since)s::timestamptz IS NULL OR m.created_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR m.created_at < %(until)s::timestamptz)
+WHERE __FILTERS__
   AND (%(text)s::text IS NULL OR m.search @@ websearch_to_tsquery('english', %(text)s::text))
   AND (%(after_created_at)s::timestamptz IS NULL
        OR (m.importance, m.created_at, m.id)
@@ -192,7 +178,7 @@ LIMIT 1
 -- Dedupe: stores of one agent that ask for it take turns (until their transaction ends).
 SELECT pg_advisory_xact_lock(hashtextextended('brain.dedupe/' || %(workspace)s || '/' || %(agent_id)s, 0))
 
--- Ranked queries (repository.ranked_sql): `filters` is shared by both rankings; __DIMS__ is the
+-- Ranked queries (repository.ranked_sql): `filters` is shared by both rankings too; __DIMS__ is the
 -- embedding space's dimension (an integer: a type modifier cannot be a parameter), so that the
 -- ORDER BY matches the space's partial HNSW index, whose predicate the equality on
 -- embedding_space proves (each call is planned with its values). The session runs

@@ -8,7 +8,8 @@ from typing import Any
 
 from brain.kit import db
 
-SQL = db.load_queries(Path(__file__).with_name("queries.sql"))
+_LOADED = db.load_queries(Path(__file__).with_name("queries.sql"))
+SQL = {name: text.replace("__FILTERS__", _LOADED["filters"]) for name, text in _LOADED.items()}
 CLEANUP_BATCH = 5000
 
 
@@ -51,8 +52,7 @@ async def query(database: db.Database, order: str, params: dict[str, Any]) -> li
 
 def ranked_sql(kind: str, dimensions: int) -> str:
     """The semantic or hybrid query for an embedding space of `dimensions` (an int: literal)."""
-    sql = SQL[f"query_{kind}"].replace("__FILTERS__", SQL["filters"])
-    return sql.replace("__DIMS__", str(int(dimensions)))
+    return SQL[f"query_{kind}"].replace("__DIMS__", str(int(dimensions)))
 
 
 async def ranked(
