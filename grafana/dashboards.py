@@ -394,6 +394,54 @@ def service() -> dash.Dashboard:
             width=8,
         ),
     ]
+    calls = "brain_embedding_calls_total"
+    refused = rate(calls, f'{SVC}, outcome=~"failed|paused"', "provider")
+    embeddings = [
+        graph(
+            "Embedding model calls by outcome",
+            "ops",
+            "Calls to the embedding model per second (stores arriving together share one call): "
+            "ok; failed (the OpenAI-compatible endpoint refused, erred or missed "
+            "BRAIN_EMBEDDINGS_TIMEOUT_SECONDS, retries included); paused (refused at once in the "
+            "5 s after a failure).",
+            [(rate(calls, SVC, "provider, outcome"), "{{provider}} {{outcome}}")],
+            width=6,
+        ),
+        graph(
+            "Embedding calls refused",
+            "percentunit",
+            "Failed and paused calls / all calls, per provider: what BrainEmbeddingsFailing "
+            "watches (above half for 10 minutes). Meanwhile queries by meaning and dedupe stores "
+            "answer 503 and memories are stored without their vector.",
+            [(f"{refused} / {rate(calls, SVC, 'provider')}", "{{provider}}")],
+            width=6,
+            max_value=1,
+        ),
+        graph(
+            "Memories deferred and filled",
+            "wps",
+            "Deferred: memories stored without their vector because the model was unavailable. "
+            "Filled: vectors given to stored memories by the backfill (every 5 s in every "
+            "process) or brain reembed. How many still wait: /v1/stats, "
+            "memories.waiting_for_embedding.",
+            [
+                (rate("brain_embeddings_deferred_total"), "deferred"),
+                (rate("brain_embeddings_filled_total"), "filled"),
+            ],
+            width=6,
+        ),
+        graph(
+            "Near duplicates",
+            "reqps",
+            "Stores with dedupe answered 200 with an existing memory instead of storing a new "
+            "one, beside the memories stored.",
+            [
+                (rate("brain_memories_deduplicated_total"), "deduplicated"),
+                (rate("brain_memories_written_total"), "written"),
+            ],
+            width=6,
+        ),
+    ]
     messaging = [
         graph(
             "Messages published",
@@ -586,6 +634,7 @@ def service() -> dash.Dashboard:
             ("Overview", overview),
             ("Requests (rate, errors, duration per route)", red),
             ("Cache and memories", cache),
+            ("Embeddings", embeddings),
             ("Messaging", messaging),
             ("Dependencies and pools", dependencies),
             ("Workspaces and API keys", access),

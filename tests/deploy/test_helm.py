@@ -924,6 +924,16 @@ def test_embeddings_reach_the_service_and_the_migrations(default: Rendered) -> N
         }, where  # fmt: skip
     for where, container in owner_containers(rendered).items():
         assert "BRAIN_EMBEDDINGS_API_KEY" not in env(container), where
+    policy = one(rendered, "NetworkPolicy", "brain")
+    [rule] = [r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 443]
+    assert rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    in_cluster = {
+        **values["embeddings"], "port": 8080,
+        "networkPolicyTo": [{"podSelector": {"matchLabels": {"app": "tei"}}}],
+    }  # fmt: skip
+    policy = one(render({"embeddings": in_cluster}), "NetworkPolicy", "brain")
+    [rule] = [r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 8080]
+    assert rule["to"] == [{"podSelector": {"matchLabels": {"app": "tei"}}}]
 
 
 @pytest.mark.parametrize(

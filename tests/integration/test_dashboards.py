@@ -21,6 +21,10 @@ import yaml
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from brain import app, embedded
+from brain.settings import Settings
+from tests.support import api
+
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
 GENERATOR = GRAFANA / "dashboards.py"
@@ -232,6 +236,24 @@ async def exercise(client: AsyncTestClient) -> None:
     assert acked.status_code == 200, acked.text
     assert (await client.get("/health/ready")).status_code == 200
     assert (await client.get("/no/such/route")).status_code == 404
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert (await client.get("/v1/stats", headers=wrong)).status_code == 401
+
+
+async def exercise_embeddings(settings: Settings) -> None:
+    """A model nobody answers for (a free port): a store records a failed call and is kept
+    without its vector (201), so the embedding series exist in this process's registry."""
+    unreachable = settings.replace(
+        embeddings="openai",
+        embeddings_url=f"http://127.0.0.1:{embedded.free_port()}/v1",
+        embeddings_model="test-vectors",
+        embeddings_dimensions=3,
+        embeddings_timeout_seconds=0.5,
+    )
+    async with AsyncTestClient(app=app.create_app(unreachable)) as other:
+        other.headers.update(api.AUTH)
+        stored = await other.post("/v1/memories", json={"agent_id": "a", "context": {"n": "n"}})
+        assert stored.status_code == 201, stored.text
 
 
 async def scrape(client: AsyncTestClient) -> dict[str, list[dict[str, str]]]:
@@ -262,9 +284,10 @@ def label_problems(
 
 
 async def test_every_metric_is_exported_recorded_or_from_a_named_exporter(
-    client: AsyncTestClient,
+    client: AsyncTestClient, settings: Settings
 ) -> None:
     await exercise(client)
+    await exercise_embeddings(settings)
     series = await scrape(client)
     rules = recorded()
     missing: dict[str, list[str]] = {}
