@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from importlib import resources
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 
@@ -114,27 +114,28 @@ def not_leakproof(conninfo: str) -> list[str]:
     return sorted({str(name) for (name,) in rows})
 
 
+def _index_valid(conn: psycopg.Connection[Any], name: str) -> bool | None:
+    """Whether the index `name` is valid; None when there is none."""
+    row = conn.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relname = %s",
+        (name,),
+    ).fetchone()
+    return None if row is None else bool(row[0])
+
+
 def ensure_index(conninfo: str, statement: str) -> None:
     """Create an index if it is missing (`CREATE INDEX CONCURRENTLY IF NOT EXISTS`: writes go on
     while it builds), as the owner. A build that failed half-way leaves an invalid index, which
     is dropped and built again."""
     name = statement.split(" IF NOT EXISTS ", 1)[1].split(" ", 1)[0]
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        invalid = conn.execute(
-            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %s AND NOT i.indisvalid",
-            (name,),
-        ).fetchone()
-        if invalid:
+        if _index_valid(conn, name) is False:
             conn.execute(f"DROP INDEX CONCURRENTLY {name}")  # a name of kit.embeddings
         conn.execute(statement)  # built by kit.embeddings.index_statement: no input in it
 
 
 def index_exists(conninfo: str, name: str) -> bool:
+    """Whether a valid index `name` exists."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        found = conn.execute(
-            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = %s AND i.indisvalid",
-            (name,),
-        ).fetchone()
-    return found is not None
+        return _index_valid(conn, name) is True

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from brain import embedded, migrate
-from brain.kit import keys
+from brain.kit import embeddings, keys
 from tests.support.api import repo_root
 
 
@@ -213,3 +213,21 @@ async def test_upgrading_keeps_a_single_workspace_brain_in_default(
         secret = made.json()["secret"]
         agents = await client.get("/v1/agents", headers={"Authorization": f"Bearer {secret}"})
         assert [a["id"] for a in agents.json()["items"]] == ["sales"]
+
+
+def test_the_vector_index_is_built_and_a_broken_build_rebuilt(empty_db: str) -> None:
+    """`brain migrate`'s index of the configured space: built if missing, left alone if valid,
+    and dropped and built again if a build failed half-way (CONCURRENTLY leaves it invalid)."""
+    migrate.apply(empty_db)
+    space = embeddings.space("bench-model", 8)
+    name, statement = embeddings.index_name(space), embeddings.index_statement(space, 8)
+    assert statement is not None and not migrate.index_exists(empty_db, name)
+    migrate.ensure_index(empty_db, statement)
+    assert migrate.index_exists(empty_db, name)
+    with psycopg.connect(empty_db, autocommit=True) as conn:  # as a failed build leaves it
+        conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", (name,)
+        )
+    assert not migrate.index_exists(empty_db, name)
+    migrate.ensure_index(empty_db, statement)
+    assert migrate.index_exists(empty_db, name)
