@@ -109,6 +109,16 @@ def _exit_on_signal(signum: int, _: object) -> None:
     raise SystemExit(0)
 
 
+def _share_cores(worker_count: int) -> None:
+    """The local model's BLAS threads: this machine's cores shared among the workers (unless set).
+    OpenBLAS spins its threads while it waits; with two workers of two threads each on two cores,
+    stores with the model ran 6 times slower than with one thread per worker (make bench)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = str(max(1, (cores or 1) // worker_count))
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -133,6 +143,8 @@ def serve(args: argparse.Namespace) -> int:
             # Migrated as the owner; served as the role row-level security holds (kit.db.ROLE).
             settings = settings.replace(database_url=stack.postgres.url(user=db.ROLE))
             os.environ["BRAIN_DATABASE_URL"] = str(settings.database_url)
+        if settings.embeddings_provider == "local":
+            _share_cores(args.workers)
         if args.workers > 1 and settings.metrics_multiprocess_dir is None:
             # Workers share their metrics through files (prometheus-client multiprocess mode).
             metrics_dir = tempfile.mkdtemp(prefix="brain-metrics-")

@@ -198,3 +198,38 @@ async def test_a_hybrid_text_of_only_stop_words_is_a_422(vclient: AsyncTestClien
         "/v1/memories/query", json={"vector": [1.0, 0.0, 0.0], "text": "the and"}
     )
     assert response.status_code == 422 and names(response.json(), "text")
+
+
+async def test_hybrid_pages_end_at_their_candidates_and_keep_their_page_size(
+    vclient: AsyncTestClient,
+) -> None:
+    """With limit 10, each ranking gives its top 40 of the 50 memories (by meaning; by words,
+    where all rank the same, by id): the pages walk exactly their union, each memory once; a
+    cursor of one page size is refused with another (the candidates follow it)."""
+    rng = random.Random(3)
+    items = [
+        {"agent_id": "a", "context": {"note": f"alpha {n}"},
+         "embedding": [rng.uniform(-1, 1) for _ in range(DIMS)]}
+        for n in range(50)
+    ]  # fmt: skip
+    stored = await vclient.post("/v1/memories/batch", json={"items": items})
+    ids = [m["id"] for m in stored.json()["items"]]
+    by_meaning = sorted(ids, key=lambda i: -cosine(items[ids.index(i)]["embedding"], [1, 0, 0]))
+    expected = set(by_meaning[:40]) | set(sorted(ids)[:40])
+    query: dict[str, Any] = {"vector": [1.0, 0.0, 0.0], "text": "alpha", "limit": 10}
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = (await vclient.post("/v1/memories/query", json={**query, "cursor": cursor})).json()
+        seen += [m["id"] for m in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) and set(seen) == expected
+    first = (await vclient.post("/v1/memories/query", json=query)).json()
+    other = await vclient.post(
+        "/v1/memories/query", json={**query, "limit": 20, "cursor": first["next_cursor"]}
+    )
+    assert other.status_code == 422 and names(other.json(), "cursor")
+    wide = await vclient.post("/v1/memories/query", json={**query, "limit": 50})
+    assert len(wide.json()["items"]) == 50  # 200 candidates each: all of them

@@ -202,6 +202,10 @@ def shut_server(
     return len(doomed)
 
 
+HNSW_EF_SEARCH = 100
+"""Candidates an HNSW search keeps (pgvector's hnsw.ef_search): recall against latency."""
+
+
 def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
     """A closed pool of autocommit, dict-row connections; the caller opens it (`open_pool`)."""
 
@@ -211,8 +215,10 @@ def pool(conninfo: str, *, min_size: int, max_size: int, name: str) -> Pool:
             f"SET ROLE {ROLE}; SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'; "
             "SET TimeZone = 'UTC'; "
             # pgvector >= 0.8: filters apply inside an HNSW scan, which goes on until the query
-            # has its rows (memory/queries.sql, ranked queries).
-            "SET hnsw.iterative_scan = strict_order"
+            # has its rows (memory/queries.sql, ranked queries); each step of it considers
+            # HNSW_EF_SEARCH candidates (pgvector's 40 gave recall@10 0.92-0.95 at 100k rows).
+            "SET hnsw.iterative_scan = strict_order; "
+            f"SET hnsw.ef_search = {HNSW_EF_SEARCH}"
         )
         _connections[conn] = (conn.info.host, str(conn.info.port))
         conn.add_notice_handler(_on_notice(conn))
