@@ -16,12 +16,17 @@ blocked XREADGROUP. The messaging INSERT baselines run in a second database of t
 with the same schema, so that the service's outbox relay (which appends every committed delivery
 not yet marked as appended) does not pick their rows up. Last, the service's CPU per request for
 a cached query and for GET /health/live beside a minimal Litestar app doing the same work
-(`baseline_app`), the same number of requests to each, one after the other.
+(`baseline_app`), the same number of requests to each, one after the other. Then recall by
+meaning (`vectors`): recall@10 of filtered HNSW search against exact k-NN at 10k, 100k and 1M
+384-d vectors (filters keeping 50, 10 and 1 % of rows), p50/p95 of queries by vector and hybrid,
+store throughput with the local model beside client vectors and none, and the same searches in
+LangGraph's `AsyncPostgresStore` with its vector index (`--vector-scales`, `--quick`).
 Client-side latencies come from `time.perf_counter`; "in-service" latencies from the
 `Server-Timing: app;dur=<ms>` header.
 Exit status: 1 when the service does not start or more than 1% of HTTP requests fail.
 
 Modules: `harness` (runs, timing, CPU accounting), `client` (the HTTP client), `context` (the
 servers and what every part shares), one module per part (`memory`, `peer`, `scale`,
-`messaging` with `delivery`, `cpu` with `baseline_app`), `report` and `results` (the output).
+`messaging` with `delivery`, `cpu` with `baseline_app`, `vectors`), `report` and `results`
+(the output).
 """

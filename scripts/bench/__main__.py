@@ -19,14 +19,14 @@ import psycopg
 from tests.support.service import Service
 
 import scripts.bench
-from scripts.bench import cpu, memory, messaging, peer, scale, tenancy
+from scripts.bench import cpu, memory, messaging, peer, scale, tenancy, vectors
 from scripts.bench.context import Bench, brain_service, servers
 from scripts.bench.report import report
 from scripts.bench.results import api_runs, results
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_ERROR_SHARE = 0.01
-PARTS = ("memory", "peer", "tenancy", "scale", "messaging", "cpu")
+PARTS = ("memory", "peer", "tenancy", "scale", "messaging", "cpu", "vectors")
 
 
 def parts(value: str) -> tuple[str, ...]:
@@ -60,6 +60,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="part cpu: uncounted requests before each measurement",
     )  # fmt: skip
     parser.add_argument(
+        "--vector-scales", type=vectors.scales, metavar="ROWS,...",
+        help="part vectors: table sizes (default 10000,100000,1000000; --quick: 10000,100000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--vector-peer-scales", type=vectors.scales, metavar="ROWS,...",
+        help="part vectors: the peer's store sizes (default: those of --vector-scales)",
+    )  # fmt: skip
+    parser.add_argument(
         "--service-from", type=Path, metavar="CHECKOUT",
         help="serve the brain package of another checkout (e.g. a git worktree of an older "
         "commit) to compare versions; its migrations must be those of this one",
@@ -88,6 +96,8 @@ async def everything(bench: Bench) -> None:
         await messaging.run(bench)
     if "cpu" in chosen:
         await cpu.run(bench, small)
+    if "vectors" in chosen:
+        await vectors.run(bench)
 
 
 async def benchmark(
@@ -140,9 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\ntotal {elapsed:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results(bench, args, elapsed), indent=2) + "\n")
+        out = {**results(bench, args, elapsed), "vectors": vectors.results(bench)}
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
         print(f"results written to {args.json}")
-    worst = max((r.error_share for r in api_runs(bench)), default=0.0)
+    every = [*api_runs(bench), *vectors.runs(bench)]
+    worst = max((r.error_share for r in every), default=0.0)
     if worst > MAX_ERROR_SHARE:
         print(f"bench: {worst:.1%} of the requests of an API run failed", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from scripts.bench import vectors
 from scripts.bench.context import Bench, Cpu, Latency, Pair, Scale
 from scripts.bench.harness import fmt, percentile
 from scripts.bench.memory import BATCH, WIDE
@@ -169,6 +170,7 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
         ),
         *_errors(bench),
         *_targets(bench),
+        *vectors.section(bench, args),
         *(f"note: {n}" for n in bench.notes),
     ]
     return "\n".join(out)
