@@ -111,6 +111,27 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
 
 
 @pytest.fixture
+async def vclient(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
+    """An app that takes vectors from clients: 3 dimensions, the space test-vectors/3."""
+    settings = api.settings(
+        database_url, redis_url, embeddings="none", embeddings_model="test-vectors",
+        embeddings_dimensions=3,
+    )  # fmt: skip
+    async with AsyncTestClient(app=app.create_app(settings)) as test_client:
+        test_client.headers.update(api.AUTH)
+        yield test_client
+
+
+@pytest.fixture
+async def local(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
+    """An app with the local model (BRAIN_EMBEDDINGS=local: all-MiniLM-L6-v2, 384 dimensions)."""
+    settings = api.settings(database_url, redis_url, embeddings="local")
+    async with AsyncTestClient(app=app.create_app(settings)) as test_client:
+        test_client.headers.update(api.AUTH)
+        yield test_client
+
+
+@pytest.fixture
 def db_conn(database_url: str) -> Iterator[psycopg.Connection]:
     """A direct connection to the test's database, to check what was (not) written."""
     with psycopg.connect(database_url, autocommit=True) as conn:

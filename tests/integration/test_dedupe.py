@@ -5,12 +5,10 @@ take turns; Idempotency-Key replays either answer. Vectors are the clients' (3 d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from litestar.testing import AsyncTestClient
 
 from brain import app
@@ -18,17 +16,6 @@ from tests.support import api
 from tests.support.service import Service
 
 DIMS = 3
-
-
-@pytest.fixture
-async def vclient(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    settings = api.settings(
-        database_url, redis_url, embeddings="none", embeddings_model="test-vectors",
-        embeddings_dimensions=DIMS,
-    )  # fmt: skip
-    async with AsyncTestClient(app=app.create_app(settings)) as client:
-        client.headers.update(api.AUTH)
-        yield client
 
 
 def memory(vector: list[float], threshold: float | None = None, **fields: Any) -> dict[str, Any]:

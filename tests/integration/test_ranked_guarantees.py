@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 import math
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -37,20 +36,6 @@ def client_for(database_url: str, redis_url: str, **changes: Any) -> AsyncTestCl
     client = AsyncTestClient(app=app.create_app(settings))
     client.headers.update(api.AUTH)
     return client
-
-
-@pytest.fixture
-async def vclient(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    async with client_for(database_url, redis_url) as client:
-        yield client
-
-
-@pytest.fixture
-async def local(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    settings = api.settings(database_url, redis_url, embeddings="local")
-    async with AsyncTestClient(app=app.create_app(settings)) as client:
-        client.headers.update(api.AUTH)
-        yield client
 
 
 def at(degrees: float) -> list[float]:

@@ -55,14 +55,6 @@ async def old_model(database_url: str, redis_url: str) -> list[str]:
     return ids
 
 
-@pytest.fixture
-async def local(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    settings = api.settings(database_url, redis_url, embeddings="local")
-    async with AsyncTestClient(app=app.create_app(settings)) as client:
-        client.headers.update(api.AUTH)
-        yield client
-
-
 def spaces(database_url: str) -> dict[str | None, int]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(

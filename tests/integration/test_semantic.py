@@ -4,14 +4,9 @@ queries, and the embedding space each row records."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
-
-from brain import app
-from tests.support import api
 
 MEMORIES = [
     {"note": "Acme prefers email, never calls before 10:00", "customer": "Acme"},
@@ -29,14 +24,6 @@ QUESTIONS = [
     ("What food should we order for Initech's technical lead?", 4),
     ("How many calls per second may a partner make?", 5),
 ]
-
-
-@pytest.fixture
-async def local(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    settings = api.settings(database_url, redis_url, embeddings="local")
-    async with AsyncTestClient(app=app.create_app(settings)) as client:
-        client.headers.update(api.AUTH)
-        yield client
 
 
 async def store_all(client: AsyncTestClient) -> list[str]:

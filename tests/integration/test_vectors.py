@@ -7,27 +7,14 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from brain import app
 from tests.support import api
 
 DIMS = 3
-
-
-@pytest.fixture
-async def vclient(database_url: str, redis_url: str) -> AsyncIterator[AsyncTestClient]:
-    settings = api.settings(
-        database_url, redis_url, embeddings="none", embeddings_model="test-vectors",
-        embeddings_dimensions=DIMS,
-    )  # fmt: skip
-    async with AsyncTestClient(app=app.create_app(settings)) as client:
-        client.headers.update(api.AUTH)
-        yield client
 
 
 def names(problem: dict[str, Any], field: str) -> bool:
