@@ -110,9 +110,16 @@ CONCURRENT = 4
 THROUGHPUT_FILTER = "10%"
 SPACE = embeddings.space("client", DIMS)
 EMBEDDER = embeddings.ClientVectors("client", DIMS)  # the client service's (QueryPlan)
-EF_SEARCH = (40, 100, 200)
+EF_SEARCH = (40, 100, 200, 0)
 """hnsw.ef_search of the diagnostic sweep through psycopg (40: pgvector's default; the service
-runs kit.db.HNSW_EF_SEARCH)."""
+runs kit.db.HNSW_EF_SEARCH); 0: no index scans at all (`enable_indexscan = off`), the exact
+plan by the tag filter's bitmap scan, whatever the planner would choose."""
+
+
+def _ef_label(ef: int) -> str:
+    return f"ef {ef}" if ef else "no index"
+
+
 LOCAL_SPACE = embeddings.space(minilm.NAME, minilm.DIMENSIONS)
 MAINTENANCE = "SET maintenance_work_mem = '4GB'; SET max_parallel_maintenance_workers = 1"
 """For the HNSW builds (Brain's and the peer's): the graph of 1M 384-d vectors takes 2-2.5 GB
@@ -785,11 +792,14 @@ async def _sweep(
     }
     try:
         for ef in EF_SEARCH:
-            await conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+            if ef:
+                await conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+            else:
+                await conn.execute("RESET hnsw.ef_search; SET enable_indexscan = off")
             for label, planned in statements.items():
                 exact = truth[label][0]
                 plan = await _explain(conn, planned[0])
-                run = Run(f"{rows_label(size)} semantic {label}, ef_search {ef}: psycopg")
+                run = Run(f"{rows_label(size)} semantic {label}, {_ef_label(ef)}: psycopg")
                 hits = []
                 started = time.perf_counter()
                 for n, (sql, params) in enumerate(planned):
@@ -804,13 +814,13 @@ async def _sweep(
                 recall = sum(hits) / len(hits) if hits else None
                 results.sweeps.append(Sweep(size, ef, label, recall, run, plan))
                 print(
-                    f"  psycopg {rows_label(size)} ef_search {ef:>3} {label:>3}: recall@{K} "
+                    f"  psycopg {rows_label(size)} {_ef_label(ef):>8} {label:>3}: recall@{K} "
                     f"{fmt(recall, 3)}  p50 {fmt(run.p(50))} ms  p95 {fmt(run.p(95))} ms  "
                     f"plan {plan}",
                     flush=True,
                 )
     finally:
-        await conn.execute("RESET hnsw.ef_search")
+        await conn.execute("RESET hnsw.ef_search; RESET enable_indexscan")
 
 
 def _scans(plan: Any) -> Iterator[str]:
@@ -1136,7 +1146,7 @@ def _sweep_section(found: Results) -> list[str]:
     by = {(w.rows, w.filter, w.ef_search): w for w in found.sweeps}
     headers = ["rows", "filter"]
     for ef in EF_SEARCH:
-        headers += [f"recall ef {ef}", f"p50 ef {ef}", f"p95 ef {ef}"]
+        headers += [f"recall {_ef_label(ef)}", f"p50 {_ef_label(ef)}", f"p95 {_ef_label(ef)}"]
     rows = []
     for size in found.scales:
         for label in FILTERS:
@@ -1152,9 +1162,9 @@ def _sweep_section(found: Results) -> list[str]:
     return [
         "\ndiagnostic: the service's semantic statement through psycopg (its role, workspace and "
         f"strict_order; no HTTP), sequential, at several hnsw.ef_search (the service runs "
-        f"{db.HNSW_EF_SEARCH}; 40 is pgvector's default); exact: PostgreSQL planned it without "
-        "the HNSW index (pgvector's "
-        "cost estimate grows with ef_search):\n",
+        f"{db.HNSW_EF_SEARCH}; 40 is pgvector's default; no index: index scans off, so the "
+        "exact plan by the tags' bitmap scan); exact: PostgreSQL planned it without the HNSW "
+        "index (pgvector's cost estimate grows with ef_search):\n",
         _table(headers, rows, 2),
     ]
 
