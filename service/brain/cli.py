@@ -1,9 +1,10 @@
-"""`brain serve | migrate | cleanup`."""
+"""`brain serve | migrate | cleanup | reembed | mcp`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
@@ -50,6 +51,9 @@ def _banner(stack: embedded.Stack, settings: Settings) -> None:
         lines.append(
             f"  redis:      {settings.redis_url}  (AOF everysec in {stack.redis.directory})"
         )
+    found = embeddings.configured_space(settings)
+    model = f"{settings.embeddings_provider} ({found[0]})" if found else "none"
+    lines.append(f"  embeddings: {model}  (BRAIN_EMBEDDINGS)")
     if stack.settings.admin_token is None:
         lines.append(
             f"  admin token: {settings.admin_token}  (kept in {stack.data_dir / 'admin_token'})"
@@ -277,6 +281,26 @@ def reembed(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_mcp(args: argparse.Namespace) -> int:
+    """MCP over stdio for desktop clients, forwarding each tool call to the Brain at --url."""
+    import importlib.metadata
+
+    from brain import mcp
+
+    token = os.environ.get("BRAIN_TOKEN") or os.environ.get("BRAIN_ADMIN_TOKEN")
+    if not token:
+        _say("brain mcp: set BRAIN_TOKEN to an API key (or BRAIN_ADMIN_TOKEN to the admin token)")
+        return 2
+    version = importlib.metadata.version("brain")
+    remote = mcp.Remote(
+        args.url, token, workspace=args.workspace, agent_id=args.agent, version=version
+    )
+    _say(f"brain mcp: serving MCP on stdio, each tool call forwarded to {args.url}")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(mcp.serve(remote, version))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="brain", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -297,6 +321,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="memories per model call and UPDATE, 1-1000 (64)",
     )  # fmt: skip
     reembed_cmd.set_defaults(run=reembed)
+    mcp_cmd = commands.add_parser(
+        "mcp", help="serve MCP over stdio, forwarding to a Brain (token: BRAIN_TOKEN)"
+    )
+    mcp_cmd.add_argument(
+        "--url", default=os.environ.get("BRAIN_URL", "http://127.0.0.1:8080"),
+        help="the Brain to call (BRAIN_URL; http://127.0.0.1:8080)",
+    )  # fmt: skip
+    mcp_cmd.add_argument(
+        "--workspace", default=os.environ.get("BRAIN_WORKSPACE"),
+        help="with the admin token: the workspace to work in (BRAIN_WORKSPACE; default)",
+    )  # fmt: skip
+    mcp_cmd.add_argument(
+        "--agent", default=os.environ.get("BRAIN_AGENT"),
+        help="the agent the tools act as when a call names none (BRAIN_AGENT)",
+    )  # fmt: skip
+    mcp_cmd.set_defaults(run=run_mcp)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

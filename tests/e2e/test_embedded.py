@@ -40,6 +40,7 @@ def test_restart_and_crash_keep_the_data(tmp_path: Path) -> None:
         assert http.put("/v1/agents/sales", json={"name": "Sales"}).status_code == 201
         created = http.post("/v1/memories", json={"agent_id": "sales", "context": {"k": 1}}).json()
     assert "for development only" in log.read_text()
+    assert "embeddings: local (all-MiniLM-L6-v2/384)" in log.read_text()  # the embedded default
 
     assert service.stop() == 0
     assert servers_running(data_dir) == (False, False)  # stopped with the service
