@@ -13,7 +13,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from brain import admin, agents, health, memory, messaging, workspaces
+from brain import admin, agents, health, mcp, memory, messaging, workspaces
 from brain.kit import (
     areas,
     auth,
@@ -213,6 +213,8 @@ def create_app(
     cleanup`): no background tasks and no start-up epoch bump of the cache."""
     logs.configure(settings.log_level, settings.log_format, secrets=[settings.admin_token or ""])
     traced = tracing.configure(settings.tracing_exporter)
+    version = importlib.metadata.version("brain")
+    endpoint = mcp.Endpoint(version, max_body=settings.max_context_bytes + BODY_OVERHEAD)
     api = Router(
         "/v1",
         route_handlers=[area.router for area in AREAS],
@@ -226,19 +228,20 @@ def create_app(
         },
     )
     return Litestar(
-        route_handlers=[api, health.router, metrics_endpoint],
+        route_handlers=[api, health.router, metrics_endpoint, endpoint.route],
         lifespan=[
             _database(settings, pool),
             _redis(settings, redis, serving),
             _areas(settings, serving, run_relay),
             _background(settings, serving),
+            endpoint.lifespan,  # /mcp: its sessions end first
         ],
         exception_handlers=errors.HANDLERS,
         middleware=[tracing.asgi_middleware, observe.middleware, http.options]
         if traced
         else [observe.middleware, http.options],
         state=State({"settings": settings}),
-        openapi_config=openapi.config(importlib.metadata.version("brain")),
+        openapi_config=openapi.config(version),
         request_max_body_size=settings.max_context_bytes + BODY_OVERHEAD,
         logging_config=None,  # brain.logs owns logging
         debug=False,

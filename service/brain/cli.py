@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from brain import embedded, migrate, workers
 from brain.kit import db, embeddings, registry
 from brain.observability import logs
-from brain.settings import ConfigError, Settings
+from brain.settings import ConfigError, RemoteSettings, Settings
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -287,7 +287,7 @@ def run_mcp(args: argparse.Namespace) -> int:
 
     from brain import mcp
 
-    token = os.environ.get("BRAIN_TOKEN") or os.environ.get("BRAIN_ADMIN_TOKEN")
+    token = args.remote.token
     if not token:
         _say("brain mcp: set BRAIN_TOKEN to an API key (or BRAIN_ADMIN_TOKEN to the admin token)")
         return 2
@@ -321,23 +321,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="memories per model call and UPDATE, 1-1000 (64)",
     )  # fmt: skip
     reembed_cmd.set_defaults(run=reembed)
+    try:
+        remote = RemoteSettings.from_env()
+    except ConfigError as exc:
+        remote = None
+        remote_error = str(exc)
     mcp_cmd = commands.add_parser(
         "mcp", help="serve MCP over stdio, forwarding to a Brain (token: BRAIN_TOKEN)"
     )
     mcp_cmd.add_argument(
-        "--url", default=os.environ.get("BRAIN_URL", "http://127.0.0.1:8080"),
+        "--url", default=(remote or RemoteSettings()).url,
         help="the Brain to call (BRAIN_URL; http://127.0.0.1:8080)",
     )  # fmt: skip
     mcp_cmd.add_argument(
-        "--workspace", default=os.environ.get("BRAIN_WORKSPACE"),
+        "--workspace", default=remote.workspace if remote else None,
         help="with the admin token: the workspace to work in (BRAIN_WORKSPACE; default)",
     )  # fmt: skip
     mcp_cmd.add_argument(
-        "--agent", default=os.environ.get("BRAIN_AGENT"),
+        "--agent", default=remote.agent if remote else None,
         help="the agent the tools act as when a call names none (BRAIN_AGENT)",
     )  # fmt: skip
-    mcp_cmd.set_defaults(run=run_mcp)
+    mcp_cmd.set_defaults(run=run_mcp, remote=remote)
     args = parser.parse_args(argv)
+    if args.command == "mcp" and remote is None:
+        _say(f"brain mcp: {remote_error}")
+        return 2
     return int(args.run(args))
 
 

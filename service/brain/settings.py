@@ -197,3 +197,34 @@ class Settings:
 
 def _numpy() -> bool:
     return importlib.util.find_spec("numpy") is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteSettings:
+    """`brain mcp`'s: the Brain it forwards to, as a client of it (not a server's settings)."""
+
+    url: str = "http://127.0.0.1:8080"
+    """BRAIN_URL."""
+    token: str | None = None
+    """BRAIN_TOKEN (an API key), else BRAIN_ADMIN_TOKEN."""
+    workspace: str | None = None
+    """BRAIN_WORKSPACE: with the admin token, the workspace to work in."""
+    agent: str | None = None
+    """BRAIN_AGENT: the agent the tools act as when a call names none."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RemoteSettings:
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        url = text("BRAIN_URL") or cls.url
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"BRAIN_URL must start with http:// or https://, got {url!r}")
+        return cls(
+            url=url,
+            token=text("BRAIN_TOKEN") or text("BRAIN_ADMIN_TOKEN"),
+            workspace=text("BRAIN_WORKSPACE"),
+            agent=text("BRAIN_AGENT"),
+        )

@@ -234,28 +234,7 @@ class Authenticator:
 
     async def principal(self, scope: Scope) -> Principal:
         """The request's credential, checked against the route; 401, 403 or 404 otherwise."""
-        authorization, header = _headers(scope)
-        token = _token(authorization)
-        named = None
-        if header is not None:
-            named = fields.agent_id(header.decode("latin-1").strip(), WORKSPACE_HEADER)
-        if self.admin_token and hmac.compare_digest(token, self.admin_token):
-            found = Principal(named or self.home)
-        else:
-            text = token.decode("latin-1")
-            workspace = secret_workspace(text)
-            if workspace is None:
-                raise _refused("invalid", "the bearer token is not valid")
-            key = await self.keys.find(workspace, digest(text))
-            if key is None:
-                raise _refused("unknown", "the API key is not valid: unknown, revoked or expired")
-            if named is not None and named != key.workspace:
-                raise errors.Forbidden(
-                    f"{WORKSPACE_HEADER} is for the admin token: this key works in its own "
-                    "workspace only",
-                    field=WORKSPACE_HEADER,
-                )
-            found = key
+        found = await self._credential(scope)
         handler = scope.get("route_handler")
         needed = handler.opt.get("scope", ADMIN_TOKEN) if handler is not None else ADMIN_TOKEN
         if needed == ADMIN_TOKEN and not found.is_admin_token:
@@ -271,10 +250,43 @@ class Authenticator:
             if not found.is_admin_token and in_path != found.workspace:
                 raise errors.NotFound(f"workspace {in_path} does not exist")
             found = dataclasses.replace(found, workspace=str(in_path))
+        await self._workspace_exists(found)
+        return found
+
+    async def identify(self, scope: Scope) -> Principal:
+        """The request's credential, whatever it may do (each of its requests is then checked on
+        its own: /mcp's tools call the API); 401 or 404 (a workspace the admin token names)."""
+        found = await self._credential(scope)
+        await self._workspace_exists(found)
+        return found
+
+    async def _credential(self, scope: Scope) -> Principal:
+        authorization, header = _headers(scope)
+        token = _token(authorization)
+        named = None
+        if header is not None:
+            named = fields.agent_id(header.decode("latin-1").strip(), WORKSPACE_HEADER)
+        if self.admin_token and hmac.compare_digest(token, self.admin_token):
+            return Principal(named or self.home)
+        text = token.decode("latin-1")
+        workspace = secret_workspace(text)
+        if workspace is None:
+            raise _refused("invalid", "the bearer token is not valid")
+        key = await self.keys.find(workspace, digest(text))
+        if key is None:
+            raise _refused("unknown", "the API key is not valid: unknown, revoked or expired")
+        if named is not None and named != key.workspace:
+            raise errors.Forbidden(
+                f"{WORKSPACE_HEADER} is for the admin token: this key works in its own "
+                "workspace only",
+                field=WORKSPACE_HEADER,
+            )
+        return key
+
+    async def _workspace_exists(self, found: Principal) -> None:
         if found.is_admin_token and found.workspace != self.home:
             if not await self.known.exists(found.workspace):
                 raise errors.NotFound(f"workspace {found.workspace} does not exist")
-        return found
 
     def forget_workspace(self, workspace: str) -> None:
         self.keys.forget(workspace)

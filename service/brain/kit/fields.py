@@ -22,6 +22,12 @@ MAX_TTL_SECONDS = 10 * 365 * 24 * 3600
 MAX_TEXT_CHARS = 1000
 MAX_AGENT_FILTER = 100
 STATS_TOP_AGENTS = 1000
+MAX_PENDING = 100
+"""Messages per take (GET /v1/agents/{id}/messages, the MCP tool inbox)."""
+MAX_WAIT_SECONDS = 30
+"""Longest long poll of a take."""
+MAX_ACK_IDS = 500
+"""Ids per acknowledgement."""
 """`/v1/stats` counts memories per agent for this many agents (those with most)."""
 
 

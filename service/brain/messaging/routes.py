@@ -27,7 +27,7 @@ from brain.messaging.service import MAX_WAIT_SECONDS, MessageService
 log = logging.getLogger("brain.messaging")
 
 Messages = NamedDependency[MessageService]
-MAX_PENDING = 100
+MAX_PENDING = fields.MAX_PENDING
 TO_INBOX = {"recipient_inbox": ("take_messages", {"agent_id": "$response.body#/to_agent"})}
 
 

@@ -10,7 +10,7 @@ import msgspec
 from brain.kit import fields
 
 Priority = Literal["low", "normal", "high", "urgent"]
-MAX_ACK_IDS = 500
+MAX_ACK_IDS = fields.MAX_ACK_IDS
 
 
 class ShareIn(msgspec.Struct, forbid_unknown_fields=True):

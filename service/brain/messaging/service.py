@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("brain.messaging")
 
-MAX_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = fields.MAX_WAIT_SECONDS
 WAIT_SLICE_MS = 2000  # re-check expired leases at least this often while long-polling
 HEARTBEAT_SECONDS = 15.0
 MARK_INTERVAL_SECONDS = 0.1
