@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from brain.settings import ConfigError, Settings
+from brain.settings import ConfigError, RemoteSettings, Settings
 
 
 def test_defaults() -> None:
@@ -125,3 +125,16 @@ def test_openai_embeddings() -> None:
 def test_bad_embeddings_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_brain_mcp_reads_the_brain_it_forwards_to() -> None:
+    assert RemoteSettings.from_env({}) == RemoteSettings("http://127.0.0.1:8080", None, None, None)
+    remote = RemoteSettings.from_env({
+        "BRAIN_URL": "https://brain.example", "BRAIN_ADMIN_TOKEN": "admin",
+        "BRAIN_WORKSPACE": "acme", "BRAIN_AGENT": "sales",
+    })  # fmt: skip
+    assert remote == RemoteSettings("https://brain.example", "admin", "acme", "sales")
+    both = {"BRAIN_TOKEN": "brk_key", "BRAIN_ADMIN_TOKEN": "admin"}
+    assert RemoteSettings.from_env(both).token == "brk_key"  # the key first
+    with pytest.raises(ConfigError, match="BRAIN_URL must start with http"):
+        RemoteSettings.from_env({"BRAIN_URL": "brain.example:8080"})
