@@ -16,7 +16,7 @@ QUICK  ?=
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/bootstrap.sh
+$(STAMP): pyproject.toml clients/python/pyproject.toml scripts/bootstrap.sh
 	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
 	@touch $@
 
@@ -29,13 +29,13 @@ test: $(STAMP) ## Run the whole test suite (starts its own PostgreSQL and Redis)
 	$(BIN)/pytest
 
 lint: $(STAMP) typecheck ## Ruff (lint, formatting), the import rules of ARCHITECTURE.md, mypy
-	$(BIN)/ruff check service tests scripts grafana
-	$(BIN)/ruff format --check service tests scripts grafana
+	$(BIN)/ruff check service tests scripts grafana clients
+	$(BIN)/ruff format --check service tests scripts grafana clients
 	$(BIN)/lint-imports
 
 format: $(STAMP) ## Ruff: fix what it can and format the code
-	$(BIN)/ruff check --fix service tests scripts grafana
-	$(BIN)/ruff format service tests scripts grafana
+	$(BIN)/ruff check --fix service tests scripts grafana clients
+	$(BIN)/ruff format service tests scripts grafana clients
 
 typecheck: $(STAMP) ## mypy --strict on the service
 	$(BIN)/mypy

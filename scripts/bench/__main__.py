@@ -19,14 +19,24 @@ import psycopg
 from tests.support.service import Service
 
 import scripts.bench
-from scripts.bench import cpu, mcp, memory, messaging, peer, scale, tenancy, vectors
+from scripts.bench import (
+    client_overhead,
+    cpu,
+    mcp,
+    memory,
+    messaging,
+    peer,
+    scale,
+    tenancy,
+    vectors,
+)
 from scripts.bench.context import Bench, brain_service, servers
 from scripts.bench.report import report
 from scripts.bench.results import api_runs, results
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_ERROR_SHARE = 0.01
-PARTS = ("memory", "peer", "tenancy", "scale", "messaging", "cpu", "vectors", "mcp")
+PARTS = ("memory", "peer", "tenancy", "scale", "messaging", "cpu", "client", "vectors", "mcp")
 
 
 def parts(value: str) -> tuple[str, ...]:
@@ -96,6 +106,8 @@ async def everything(bench: Bench) -> None:
         await messaging.run(bench)
     if "cpu" in chosen:
         await cpu.run(bench, small)
+    if "client" in chosen:  # brain_client's CPU per call beside raw httpx
+        await client_overhead.run(bench)
     if "vectors" in chosen:
         await vectors.run(bench)
     if "mcp" in chosen:  # last: it clears the data and loads its own

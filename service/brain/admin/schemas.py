@@ -27,6 +27,20 @@ class MemoryCounts(msgspec.Struct):
     by_agent: Annotated[
         dict[str, int], msgspec.Meta(description=f"the {fields.STATS_TOP_AGENTS} agents with most")
     ]
+    by_embedding_space: Annotated[
+        dict[str, int],
+        msgspec.Meta(
+            description="live memories by the embedding space of their vector (`<model>/<dims>`; "
+            "`none`: without a vector)"
+        ),
+    ]
+    waiting_for_embedding: Annotated[
+        int, msgspec.Meta(description="stored while the model was down, waiting for the backfill")
+    ]
+    embedding_space: Annotated[
+        str | None,
+        msgspec.Meta(description="the configured embedding space; null: no vectors taken"),
+    ]
 
 
 class MessageCounts(msgspec.Struct):
@@ -56,7 +70,13 @@ class Stats(msgspec.Struct):
 
     example: ClassVar[dict[str, Any]] = {
         "agents": 3,
-        "memories": {"total": 1250, "by_agent": {"sales": 700, "research": 550}},
+        "memories": {
+            "total": 1250,
+            "by_agent": {"sales": 700, "research": 550},
+            "by_embedding_space": {"all-MiniLM-L6-v2/384": 1248, "none": 2},
+            "waiting_for_embedding": 0,
+            "embedding_space": "all-MiniLM-L6-v2/384",
+        },
         "messages": {"total": 310, "unacknowledged": 4, "outbox_backlog": 0},
         "cache": {"available": True, "hits": 8812, "misses": 1170, "hit_rate": 0.8828},
     }
