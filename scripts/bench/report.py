@@ -169,7 +169,7 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
             if r.seconds  # not the sequential end-to-end samples
         ),
         *_errors(bench),
-        *(_targets(bench) if bench.pairs else []),  # the memory part's (not run: none)
+        *(_targets(bench) if "memory" in args.parts else []),  # the memory part's
         *vectors.section(bench, args),
         *(f"note: {n}" for n in bench.notes),
     ]
