@@ -94,6 +94,18 @@ _IDEMPOTENCY_KEY = {
     "description": "Only to retry a call whose outcome you did not see: the same key with the same "
     "arguments stores once and answers the first answer.",
 }
+_SENT: dict[str, Any] = {
+    "from_agent": {**_AGENT, "description": f"The sender. {_ACTING}"},
+    "text": _NOTE,
+    "context": _CONTEXT,
+    "priority": _PRIORITY,
+    "ttl_seconds": {
+        **_TTL,
+        "description": "Not delivered after this many seconds (none: no expiry).",
+    },
+    "idempotency_key": _IDEMPOTENCY_KEY,
+}
+"""The arguments of share and broadcast alike."""
 _CURSOR = {
     "type": "string",
     "maxLength": 1024,
@@ -516,16 +528,8 @@ TOOLS: dict[str, Tool] = {
             "Returns the message sent.",
             _object(
                 {
-                    "from_agent": {**_AGENT, "description": f"The sender. {_ACTING}"},
+                    **_SENT,
                     "to_agent": {**_AGENT, "description": "The recipient's agent id."},
-                    "text": _NOTE,
-                    "context": _CONTEXT,
-                    "priority": _PRIORITY,
-                    "ttl_seconds": {
-                        **_TTL,
-                        "description": "Not delivered after this many seconds (none: no expiry).",
-                    },
-                    "idempotency_key": _IDEMPOTENCY_KEY,
                 },
                 ("to_agent",),
             ),
@@ -538,19 +542,7 @@ TOOLS: dict[str, Tool] = {
             "Send a message to every registered agent but the sender: an announcement, a change "
             "that concerns everyone. Each agent receives it in its `inbox` and acknowledges it "
             "with `ack`. For one agent use `share`. Returns the message sent (`to_agent` null).",
-            _object(
-                {
-                    "from_agent": {**_AGENT, "description": f"The sender. {_ACTING}"},
-                    "text": _NOTE,
-                    "context": _CONTEXT,
-                    "priority": _PRIORITY,
-                    "ttl_seconds": {
-                        **_TTL,
-                        "description": "Not delivered after this many seconds (none: no expiry).",
-                    },
-                    "idempotency_key": _IDEMPOTENCY_KEY,
-                }
-            ),
+            _object(_SENT),
             MESSAGE,
             _broadcast,
         ),
