@@ -12,8 +12,9 @@ import msgspec
 from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.template import TemplateConfig
 
-from brain import admin, agents, health, mcp, memory, messaging, workspaces
+from brain import admin, agents, console, health, mcp, memory, messaging, workspaces
 from brain.kit import (
     areas,
     auth,
@@ -148,7 +149,8 @@ def _background(
                 jobs.extend(service.background(stop))
         tasks = [asyncio.create_task(job) for job in jobs]
         try:
-            yield
+            async with background.draining() as state.draining:
+                yield
         finally:
             stop.set()
             for task in tasks:
@@ -228,7 +230,7 @@ def create_app(
         },
     )
     return Litestar(
-        route_handlers=[api, health.router, metrics_endpoint, endpoint.route],
+        route_handlers=[api, health.router, metrics_endpoint, endpoint.route, console.router()],
         lifespan=[
             _database(settings, pool),
             _redis(settings, redis, serving),
@@ -240,7 +242,8 @@ def create_app(
         middleware=[tracing.asgi_middleware, observe.middleware, http.options]
         if traced
         else [observe.middleware, http.options],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "console": console.Console(settings)}),
+        template_config=TemplateConfig(instance=console.templates()),
         openapi_config=openapi.config(version),
         request_max_body_size=settings.max_context_bytes + BODY_OVERHEAD,
         logging_config=None,  # brain.logs owns logging

@@ -67,6 +67,10 @@ class Settings:
     embeddings_api_key: str | None = None
     embeddings_timeout_seconds: float = 5.0
     """With `openai`: how long a call may take, retries included."""
+    console_secret: str | None = None
+    """The key console sessions are sealed with; unset: derived from `admin_token`."""
+    console_session_seconds: int = 8 * 3600
+    """How long a console sign-in lasts."""
 
     @property
     def embeddings_provider(self) -> str:
@@ -159,6 +163,9 @@ class Settings:
                 f"BRAIN_EMBEDDINGS_TIMEOUT_SECONDS must be a number of seconds from 0.1 to 300, "
                 f"got {timeout!r}"
             )
+        console_secret = text("BRAIN_CONSOLE_SECRET")
+        if console_secret is not None and len(console_secret) < 32:
+            raise ConfigError("BRAIN_CONSOLE_SECRET must be at least 32 characters")
         reads = tuple(
             u.strip() for u in (text("BRAIN_DATABASE_READ_URLS") or "").split(",") if u.strip()
         )
@@ -188,6 +195,8 @@ class Settings:
             embeddings_url=url,
             embeddings_api_key=text("BRAIN_EMBEDDINGS_API_KEY"),
             embeddings_timeout_seconds=timeout_seconds,
+            console_secret=console_secret,
+            console_session_seconds=integer("BRAIN_CONSOLE_SESSION_SECONDS", 8 * 3600, minimum=60),
         )
 
     def replace(self, **changes: Any) -> Settings:

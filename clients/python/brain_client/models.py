@@ -269,6 +269,7 @@ class MemoryCounts(msgspec.Struct, frozen=True):
 class MessageCounts(msgspec.Struct, frozen=True):
     total: int
     unacknowledged: int
+    unacknowledged_by_agent: dict[str, int]
     outbox_backlog: int
 
 

@@ -46,6 +46,10 @@ class MemoryCounts(msgspec.Struct):
 class MessageCounts(msgspec.Struct):
     total: int
     unacknowledged: int
+    unacknowledged_by_agent: Annotated[
+        dict[str, int],
+        msgspec.Meta(description=f"the {fields.STATS_TOP_AGENTS} agents with most unacknowledged"),
+    ]
     outbox_backlog: Annotated[
         int, msgspec.Meta(description="deliveries committed but not yet on a Redis stream")
     ]
@@ -77,7 +81,12 @@ class Stats(msgspec.Struct):
             "waiting_for_embedding": 0,
             "embedding_space": "all-MiniLM-L6-v2/384",
         },
-        "messages": {"total": 310, "unacknowledged": 4, "outbox_backlog": 0},
+        "messages": {
+            "total": 310,
+            "unacknowledged": 4,
+            "unacknowledged_by_agent": {"research": 3, "sales": 1},
+            "outbox_backlog": 0,
+        },
         "cache": {"available": True, "hits": 8812, "misses": 1170, "hit_rate": 0.8828},
     }
 

@@ -20,12 +20,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import urllib.parse
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 from litestar import Litestar
@@ -35,13 +33,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.types import INVALID_REQUEST
 
-from brain.kit import auth, errors
+from brain.kit import auth, errors, loopback
 from brain.mcp import tools
-from brain.observability import logs
 
 PATH = "/mcp"
-HOST = b"brain.internal"
-"""The `Host` of a tool call's request to the app itself."""
 _FORWARDED = (b"authorization", auth.WORKSPACE_HEADER.lower().encode())
 """The caller's headers every tool call's API request carries."""
 
@@ -90,8 +85,8 @@ async def refuse(exc: errors.BrainError, send: Send) -> None:
 
 
 class InProcess:
-    """Tool calls as requests to this app itself, with the caller's credential: an ASGI call of
-    the whole app (its middleware, auth, routes), no socket and no HTTP client in between."""
+    """Tool calls as requests to this app itself (`kit.loopback`), with the caller's
+    credential."""
 
     def __init__(self) -> None:
         self.app: Litestar | None = None
@@ -109,56 +104,11 @@ class InProcess:
         found: auth.Principal = scope["state"]["principal"]
         return tools.Caller(headers, found.agent_id)
 
-    async def send(self, caller: tools.Caller, request: tools.Request) -> tools.Answer:
+    async def send(self, caller: tools.Caller, request: loopback.Request) -> loopback.Answer:
         app = self.app
         if app is None:
             raise errors.Unavailable("the MCP endpoint is not running")
-        body = b"" if request.body is None else msgspec.json.encode(request.body)
-        headers = [(b"host", HOST)]
-        headers += [
-            (name.encode(), value.encode("latin-1")) for name, value in caller.headers.items()
-        ]
-        if request.idempotency_key is not None:
-            headers.append((b"idempotency-key", request.idempotency_key.encode()))
-        request_id = logs.REQUEST_ID.get()  # the POST /mcp's: its log lines and the call's share it
-        if request_id is not None:
-            headers.append((b"x-request-id", request_id.encode()))
-        if request.body is not None:
-            headers += [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-            ]
-        scope = {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1", "method": request.method, "scheme": "http",
-            "path": request.path, "raw_path": request.path.encode(), "root_path": "",
-            "query_string": urllib.parse.urlencode(request.params or {}).encode(),
-            "headers": headers, "client": ("127.0.0.1", 0), "server": (HOST.decode(), 80),
-            "state": {},
-        }  # fmt: skip
-        unread, status = True, 500
-        answer_headers: dict[str, str] = {}
-        chunks: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal unread
-            if unread:
-                unread = False
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # the caller stays connected until the answer is sent
-            raise AssertionError("unreachable")  # pragma: no cover
-
-        async def respond(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", ()):
-                    answer_headers[name.decode("latin-1")] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await app(cast(Any, scope), cast(Any, receive), cast(Any, respond))
-        return tools.Answer(status, answer_headers, b"".join(chunks))
+        return await loopback.send(app, request, caller.headers)
 
 
 class Endpoint:

@@ -10,7 +10,7 @@ import httpx
 from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from brain.kit import auth
+from brain.kit import auth, loopback
 from brain.mcp import tools
 
 CONNECT_SECONDS = 10.0
@@ -46,7 +46,7 @@ class Remote:
     def caller(self, ctx: ServerRequestContext[Any, Any]) -> tools.Caller:
         return self.as_caller
 
-    async def send(self, caller: tools.Caller, request: tools.Request) -> tools.Answer:
+    async def send(self, caller: tools.Caller, request: loopback.Request) -> loopback.Answer:
         headers = dict(caller.headers)
         if request.idempotency_key is not None:
             headers["idempotency-key"] = request.idempotency_key
@@ -59,7 +59,7 @@ class Remote:
             raise tools.Unreachable(
                 f"Brain at {self.url} did not answer ({type(exc).__name__}: {exc})"
             ) from exc
-        return tools.Answer(response.status_code, response.headers, response.content)
+        return loopback.Answer(response.status_code, response.headers, response.content)
 
     async def aclose(self) -> None:
         await self.http.aclose()

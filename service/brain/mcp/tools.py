@@ -30,6 +30,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from brain.kit import errors, fields, patterns
+from brain.kit.loopback import Answer, Request
 
 log = logging.getLogger("brain.mcp")
 
@@ -190,24 +191,6 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- requests and answers --------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Request:
-    """One request to Brain's API."""
-
-    method: str
-    path: str
-    params: dict[str, str] | None = None
-    body: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

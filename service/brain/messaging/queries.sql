@@ -144,6 +144,15 @@ SELECT
     (SELECT count(*) FROM message_deliveries
      WHERE workspace = %(workspace)s AND NOT enqueued) AS outbox_backlog
 
+-- name: unacknowledged_by_agent
+SELECT d.agent_id, count(*) AS unacknowledged
+FROM message_deliveries d JOIN messages m ON m.workspace = d.workspace AND m.id = d.message_id
+WHERE d.workspace = %(workspace)s AND d.acked_at IS NULL
+  AND (m.expires_at IS NULL OR m.expires_at > now())
+GROUP BY d.agent_id
+ORDER BY unacknowledged DESC, d.agent_id
+LIMIT %(limit)s
+
 -- name: outbox_backlog
 SELECT count(*) AS backlog FROM message_deliveries WHERE NOT enqueued
 

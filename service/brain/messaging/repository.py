@@ -95,12 +95,19 @@ async def replay(database: db.Database, params: dict[str, Any]) -> list[dict[str
         return await cur.fetchall()
 
 
-async def counts(database: db.Database, workspace: str) -> dict[str, int]:
+async def counts(database: db.Database, workspace: str, top: int) -> dict[str, Any]:
+    """The totals, and the `top` agents with most unacknowledged deliveries."""
     async with database.connection(workspace=workspace, read_only=True) as conn:
         cur = await conn.execute(SQL["counts"], {"workspace": workspace})
         row = await cur.fetchone()
+        cur = await conn.execute(
+            SQL["unacknowledged_by_agent"], {"workspace": workspace, "limit": top}
+        )
+        by_agent = await cur.fetchall()
     assert row is not None
-    return {k: int(v) for k, v in row.items()}
+    figures: dict[str, Any] = {k: int(v) for k, v in row.items()}
+    figures["unacknowledged_by_agent"] = {r["agent_id"]: r["unacknowledged"] for r in by_agent}
+    return figures
 
 
 async def outbox_backlog(database: db.Database) -> int:

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from litestar import Router, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from brain.kit import auth, errors, fields, http, openapi
+from brain.kit import auth, background, errors, fields, http, openapi
 from brain.messaging.schemas import (
     Acked,
     AckIn,
@@ -138,6 +139,7 @@ async def stream(
     messages: Messages,
     workspace: auth.Workspace,
     principal: auth.Caller,
+    state: State,
     consumer: http.Consumer = "sse",
     last_event_id: Annotated[
         str | None,
@@ -153,7 +155,7 @@ async def stream(
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
         try:
-            async for delivery in follow:
+            async for delivery in background.until(state.draining, follow):
                 if delivery is None:
                     yield ServerSentEventMessage(comment="heartbeat")
                 else:

@@ -327,9 +327,10 @@ class MessageService:
 
     # -- its data per workspace (kit.areas.WorkspaceData) ---------------------------------------
 
-    async def counts(self, workspace: str) -> dict[str, int]:
-        """Messages, unacknowledged deliveries, and the outbox backlog."""
-        return await repository.counts(self.db, workspace)
+    async def counts(self, workspace: str) -> dict[str, Any]:
+        """Messages, unacknowledged deliveries (in all, and for the `fields.STATS_TOP_AGENTS`
+        agents with most), and the outbox backlog."""
+        return await repository.counts(self.db, workspace, fields.STATS_TOP_AGENTS)
 
     async def cleanup(self, workspace: str) -> dict[str, int]:
         """Trim the streams to the retention and prune the history past its window."""
