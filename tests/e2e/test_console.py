@@ -242,3 +242,99 @@ def test_the_store_form_works_with_the_keyboard_alone(service: Service, page: Pa
     expect(page.get_by_test_id("done")).to_contain_text("stored memory")
     stored = api(service, "POST", "/v1/memories/query", json={"agent_id": "gina"}).json()
     assert [(m["tags"], m["importance"]) for m in stored["items"]] == [(["keyboard"], 0.9)]
+
+
+def test_agents_are_registered_edited_and_unregistered(service: Service, page: Page) -> None:
+    sign_in(page, service, path="/console/agents")
+    page.get_by_test_id("agent-id-input").fill("hank")
+    page.get_by_label("Capabilities").fill("crm, email")
+    page.get_by_test_id("register-button").click()
+    expect(page.get_by_test_id("done")).to_contain_text("registered hank")
+    row = page.locator('tr[data-agent="hank"]')
+    expect(row).to_contain_text("crm, email")
+    expect(row).to_contain_text("s ago")  # last seen
+
+    page.get_by_test_id("agent-id-input").fill("bad id!")
+    page.get_by_test_id("register-button").click()
+    expect(page.get_by_test_id("error-id")).to_contain_text("agent_id")  # the API's rule
+    assert api(service, "GET", "/v1/agents").json()["items"][0]["id"] == "hank"
+
+    row.get_by_role("link", name="hank").click()
+    page.locator("#edit-role").fill("closer")
+    page.locator("#edit-metadata").fill('{"region": "emea"}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("done")).to_contain_text("registration saved")
+    agent = api(service, "GET", "/v1/agents/hank").json()
+    assert (agent["role"], agent["capabilities"], agent["metadata"]) == (
+        "closer", ["crm", "email"], {"region": "emea"})  # fmt: skip
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Unregister").click()
+    expect(page.get_by_test_id("done")).to_contain_text("unregistered hank")
+    assert api(service, "GET", "/v1/agents/hank").status_code == 404
+
+
+def test_memories_are_searched_shown_and_deleted(service: Service, page: Page) -> None:
+    for agent, note, tags in (("ivy", "ivy likes green tea", ["tea"]),
+                              ("jack", "jack likes black tea", ["tea", "black"]),
+                              ("jack", "jack drives a van", ["car"])):  # fmt: skip
+        made = api(service, "POST", "/v1/memories", json={
+            "agent_id": agent, "context": {"note": note}, "tags": tags})  # fmt: skip
+        assert made.status_code == 201
+    sign_in(page, service, path="/console/memories")
+    page.get_by_label("Tags", exact=True).fill("tea")
+    page.get_by_test_id("query-button").click()
+    result = page.get_by_test_id("query-result")
+    expect(result).to_contain_text("green tea")
+    expect(result).to_contain_text("black tea")
+    expect(result).not_to_contain_text("van")
+    page.get_by_role("textbox", name="Agents").fill("jack")
+    page.get_by_label("Words").fill("tea")
+    page.get_by_test_id("query-button").click()
+    expect(result.locator("li")).to_have_count(1)
+    expect(result).to_contain_text("black tea")
+    shot(page, "memories-search")
+
+    result.locator("li a").first.click()
+    expect(page.get_by_test_id("memory-context")).to_contain_text("jack likes black tea")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("delete-button").click()
+    expect(page.get_by_test_id("done")).to_contain_text("deleted memory")
+    left = api(service, "POST", "/v1/memories/query", json={"tags": ["tea"]}).json()["items"]
+    assert [m["context"]["note"] for m in left] == ["ivy likes green tea"]
+
+
+def test_messages_history_replay_and_unacknowledged_counts(service: Service, page: Page) -> None:
+    for agent in ("kim", "lee"):
+        assert api(service, "PUT", f"/v1/agents/{agent}", json={}).status_code == 201
+    for n, (frm, to) in enumerate((("kim", "lee"), ("lee", "kim"), ("kim", "lee"))):
+        sent = api(service, "POST", "/v1/messages", json={
+            "from_agent": frm, "to_agent": to, "context": {"n": n}})  # fmt: skip
+        assert sent.status_code == 201
+    taken = api(service, "GET", "/v1/agents/kim/messages").json()["items"]
+    assert api(service, "POST", "/v1/agents/kim/messages/ack",
+               json={"ids": [m["id"] for m in taken]}).json() == {"acked": 1}  # fmt: skip
+    sign_in(page, service, path="/console/messages")
+    expect(page.get_by_test_id("unacked-total")).to_have_text("2")
+    expect(page.get_by_test_id("unacked")).to_contain_text("lee")
+
+    page.locator("#h-agent").fill("kim")
+    page.locator("#h-peer").fill("lee")
+    page.get_by_test_id("history-button").click()
+    expect(page.get_by_test_id("history").locator("li")).to_have_count(3)
+
+    page.locator("#r-agent").fill("lee")
+    page.get_by_test_id("replay-button").click()
+    replay = page.get_by_test_id("replay")
+    expect(replay.locator("li")).to_have_count(2)
+    expect(replay).to_contain_text("not acknowledged")
+    shot(page, "replay")
+
+
+def test_the_console_serves_its_own_assets_only(service: Service, page: Page) -> None:
+    """Nothing is fetched from elsewhere: every request a page makes goes to the service."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    sign_in(page, service, path="/console/agents/dexter")
+    page.goto(service.url + "/console/")
+    assert asked and all(url.startswith(service.url) for url in asked), asked

@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, Router
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
@@ -50,6 +51,11 @@ def _error_page(request: Request[Any, Any, Any], exc: errors.BrainError) -> Resp
     )
 
 
+def _invalid_page(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A path or query parameter the console's routes refuse (an agent id that breaks the rules)."""
+    return _error_page(request, errors.Invalid(str(exc.detail)))
+
+
 async def _secure(response: Response[Any]) -> Response[Any]:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -65,7 +71,11 @@ def router() -> Router:
         PATH,
         route_handlers=[*pages.HANDLERS, static],
         dependencies={"visit": Provide(visit.visit)},
-        exception_handlers={SignIn: _to_sign_in, errors.BrainError: _error_page},
+        exception_handlers={
+            SignIn: _to_sign_in,
+            errors.BrainError: _error_page,
+            ValidationException: _invalid_page,
+        },
         after_request=_secure,
         include_in_schema=False,
     )

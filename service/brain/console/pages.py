@@ -9,10 +9,12 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
 
 from brain.console import forms
@@ -27,18 +29,15 @@ from brain.console.visit import (
     identify,
     query_string,
 )
-from brain.kit import auth, errors, fields, loopback
+from brain.kit import auth, errors, http, loopback
 
+Visitor = NamedDependency[Visit]
 CONSUMER = "console"
 """The consumer the inbox panel takes an agent's messages as (README: Console)."""
 PAGE = 20
 AGENTS_PAGE = 100
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 """What a datetime-local input sends (no zone: taken as UTC)."""
-
-
-def _agent_path(agent_id: str) -> str:
-    return fields.agent_id(agent_id, "agent_id")
 
 
 def _done(path: str, **params: str) -> Redirect:
@@ -85,7 +84,10 @@ def _login_page(
 
 
 @get("/login", name="console:login", include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any], next: str = "/console") -> Template:
+async def login_form(
+    request: Request[Any, Any, Any],
+    next: Annotated[str, QueryParameter(max_length=2048)] = "/console",
+) -> Template:
     console: Console = request.app.state.console
     found = console.session_of(request) or console.need_sessions().new()
     reason = request.query_params.get("reason")
@@ -132,7 +134,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/logout", include_in_schema=False)
-async def logout(request: Request[Any, Any, Any], visit: Visit) -> Redirect:
+async def logout(request: Request[Any, Any, Any], visit: Visitor) -> Redirect:
     return Redirect("/console/login", status_code=303, cookies=[cookie(request, None)])
 
 
@@ -140,7 +142,7 @@ async def logout(request: Request[Any, Any, Any], visit: Visit) -> Redirect:
 
 
 @get("/", name="console:overview", include_in_schema=False)
-async def overview(visit: Visit) -> Template:
+async def overview(visit: Visitor) -> Template:
     stats = await visit.call("GET", "/v1/stats") if visit.can("admin") else None
     ready = await visit.call("GET", "/health/ready")
     refused = stats is not None and stats.status != 200
@@ -157,12 +159,14 @@ async def overview(visit: Visit) -> Template:
 
 
 @get("/agents", name="console:agents", include_in_schema=False)
-async def agents_page(visit: Visit, cursor: str | None = None) -> Template:
+async def agents_page(
+    visit: Visitor, cursor: Annotated[str | None, QueryParameter(max_length=1024)] = None
+) -> Template:
     return await _agents(visit, cursor, Errors(), {})
 
 
 async def _agents(
-    visit: Visit, cursor: str | None, errs: Errors, values: dict[str, Any], status: int = 200
+    visit: Visitor, cursor: str | None, errs: Errors, values: dict[str, Any], status: int = 200
 ) -> Template:
     listed = await visit.call("GET", "/v1/agents", params={"limit": AGENTS_PAGE, "cursor": cursor})
     items, next_cursor = _items(listed)
@@ -182,7 +186,7 @@ def _registration(form: dict[str, Any], errs: Errors) -> dict[str, Any]:
 
 
 @post("/agents", include_in_schema=False)
-async def register(visit: Visit) -> Response[Any]:
+async def register(visit: Visitor) -> Response[Any]:
     form = await visit.form()
     errs = Errors()
     agent_id = forms.text(form, "id")
@@ -198,12 +202,12 @@ async def register(visit: Visit) -> Response[Any]:
 
 
 @get("/agents/{agent_id:str}", name="console:agent", include_in_schema=False)
-async def agent_page(visit: Visit, agent_id: str) -> Template:
-    return await _agent(visit, _agent_path(agent_id))
+async def agent_page(visit: Visitor, agent_id: http.AgentPath) -> Template:
+    return await _agent(visit, agent_id)
 
 
 async def _agent(
-    visit: Visit,
+    visit: Visitor,
     agent_id: str,
     *,
     status: int = 200,
@@ -232,8 +236,7 @@ async def _agent(
 
 
 @post("/agents/{agent_id:str}/edit", include_in_schema=False)
-async def edit_agent(visit: Visit, agent_id: str) -> Response[Any]:
-    agent_id = _agent_path(agent_id)
+async def edit_agent(visit: Visitor, agent_id: http.AgentPath) -> Response[Any]:
     form = await visit.form()
     errs = Errors()
     body = _registration(form, errs)
@@ -246,8 +249,7 @@ async def edit_agent(visit: Visit, agent_id: str) -> Response[Any]:
 
 
 @post("/agents/{agent_id:str}/delete", include_in_schema=False)
-async def unregister(visit: Visit, agent_id: str) -> Response[Any]:
-    agent_id = _agent_path(agent_id)
+async def unregister(visit: Visitor, agent_id: http.AgentPath) -> Response[Any]:
     answer = await visit.call("DELETE", f"/v1/agents/{agent_id}")
     if answer.status in (204, 404):
         return _done("/console/agents", done=f"unregistered {agent_id}")
@@ -256,9 +258,8 @@ async def unregister(visit: Visit, agent_id: str) -> Response[Any]:
 
 
 @post("/agents/{agent_id:str}/memories", include_in_schema=False)
-async def store(visit: Visit, agent_id: str) -> Response[Any]:
+async def store(visit: Visitor, agent_id: http.AgentPath) -> Response[Any]:
     """Store a memory as this agent: the context's JSON, tags, importance and TTL."""
-    agent_id = _agent_path(agent_id)
     form = await visit.form()
     errs = Errors()
     body = forms.compact({
@@ -277,9 +278,8 @@ async def store(visit: Visit, agent_id: str) -> Response[Any]:
 
 
 @post("/agents/{agent_id:str}/messages", include_in_schema=False)
-async def send(visit: Visit, agent_id: str) -> Response[Any]:
+async def send(visit: Visitor, agent_id: http.AgentPath) -> Response[Any]:
     """Send this agent a message, from the agent the form names."""
-    agent_id = _agent_path(agent_id)
     form = await visit.form()
     errs = Errors()
     body = forms.compact({
@@ -300,10 +300,9 @@ async def send(visit: Visit, agent_id: str) -> Response[Any]:
 
 
 @get("/agents/{agent_id:str}/inbox", include_in_schema=False)
-async def inbox(visit: Visit, agent_id: str) -> ServerSentEvent:
+async def inbox(visit: Visitor, agent_id: http.AgentPath) -> ServerSentEvent:
     """The agent's messages as they arrive, each as the HTML of its inbox entry: the API's
     event stream, taken as consumer `console` (on reconnect, those it has not acked first)."""
-    agent_id = _agent_path(agent_id)
     last = visit.request.headers.get("last-event-id")
     headers = visit.session.api_headers()
     if last:
@@ -350,10 +349,9 @@ async def _events(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any] 
 
 
 @post("/agents/{agent_id:str}/inbox/ack", include_in_schema=False)
-async def ack(visit: Visit, agent_id: str) -> Response[Any]:
+async def ack(visit: Visitor, agent_id: http.AgentPath) -> Response[Any]:
     """Acknowledge messages of the agent's inbox: JSON `{acked}` to the page's script, else
     back to the agent's page."""
-    agent_id = _agent_path(agent_id)
     form = await visit.request.form()
     ids = [value for value in form.getall("id") if isinstance(value, str)] if form else []
     answer = await visit.call("POST", f"/v1/agents/{agent_id}/messages/ack", body={"ids": ids})
@@ -367,7 +365,7 @@ async def ack(visit: Visit, agent_id: str) -> Response[Any]:
 # -- memories -------------------------------------------------------------------------------------
 
 
-async def _query(visit: Visit, params: dict[str, str], agent_id: str | None) -> dict[str, Any]:
+async def _query(visit: Visitor, params: dict[str, str], agent_id: str | None) -> dict[str, Any]:
     """A memory query from a GET form's fields: the page of results, or the errors."""
     errs = Errors()
     body: dict[str, Any] = forms.compact({
@@ -396,7 +394,7 @@ async def _query(visit: Visit, params: dict[str, str], agent_id: str | None) -> 
 
 
 @get("/memories", name="console:memories", include_in_schema=False)
-async def memories_page(visit: Visit) -> Template:
+async def memories_page(visit: Visitor) -> Template:
     params = dict(visit.request.query_params)
     query = await _query(visit, params, None) if visit.can("memories:read") else None
     return visit.page("memories.html", params=params, query=query,
@@ -404,7 +402,7 @@ async def memories_page(visit: Visit) -> Template:
 
 
 @get("/memories/{memory_id:uuid}", name="console:memory", include_in_schema=False)
-async def memory_page(visit: Visit, memory_id: uuid.UUID) -> Template:
+async def memory_page(visit: Visitor, memory_id: FromPath[uuid.UUID]) -> Template:
     answer = await visit.call("GET", f"/v1/memories/{memory_id}")
     if answer.status != 200:
         raise errors.NotFound(forms.problem(answer).general or "no such memory")
@@ -412,7 +410,7 @@ async def memory_page(visit: Visit, memory_id: uuid.UUID) -> Template:
 
 
 @post("/memories/{memory_id:uuid}/delete", include_in_schema=False)
-async def delete_memory(visit: Visit, memory_id: uuid.UUID) -> Response[Any]:
+async def delete_memory(visit: Visitor, memory_id: FromPath[uuid.UUID]) -> Response[Any]:
     answer = await visit.call("DELETE", f"/v1/memories/{memory_id}")
     if answer.status in (204, 404):
         return _done("/console/memories", done=f"deleted memory {memory_id}")
@@ -423,7 +421,7 @@ async def delete_memory(visit: Visit, memory_id: uuid.UUID) -> Response[Any]:
 
 
 @get("/messages", name="console:messages", include_in_schema=False)
-async def messages_page(visit: Visit) -> Template:
+async def messages_page(visit: Visitor) -> Template:
     params = dict(visit.request.query_params)
     history = replay = None
     errs = Errors()
