@@ -37,12 +37,13 @@ SECURITY_HEADERS = {
 
 def _to_sign_in(request: Request[Any, Any, Any], exc: SignIn) -> Response[Any]:
     query = visit.query_string({"next": exc.next_path, "reason": exc.reason})
-    return Redirect(f"{PATH}/login?{query}", status_code=303)
+    return Redirect(f"{PATH}/login?{query}", status_code=303, headers=SECURITY_HEADERS)
 
 
 def _error_page(request: Request[Any, Any, Any], exc: errors.BrainError) -> Response[Any]:
     """A refused page as a page (the API's routes answer problem details)."""
     headers = {k: v for k, v in exc.headers.items() if k.lower() != "www-authenticate"}
+    headers.update(SECURITY_HEADERS)  # after_request does not see exception handlers' answers
     return Template(
         template_name="error.html",
         context={"visit": None, "status": exc.status, "title": exc.title, "detail": exc.detail},
