@@ -49,11 +49,11 @@ LOAD = ROOT / "tests" / "load"
 
 
 @contextlib.contextmanager
-def service(workers: int) -> Iterator[tuple[str, str]]:
+def service(workers: int, **env: str) -> Iterator[tuple[str, str]]:
     """A `brain serve` on the embedded servers in a temporary data dir: (base URL, token). With
     the chart's default of no embedding model (BRAIN_EMBEDDINGS=none), as in production; stores
-    with the local model are measured by make bench (its vectors part)."""
-    with EmbeddedService(workers, env={"BRAIN_EMBEDDINGS": "none"}) as running:
+    with the local model are measured by make bench (its vectors part). `env`: more variables."""
+    with EmbeddedService(workers, env={"BRAIN_EMBEDDINGS": "none", **env}) as running:
         print(
             f"started brain serve --workers {workers} (BRAIN_DATA_DIR={running.data})", flush=True
         )
@@ -257,6 +257,82 @@ def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, 
     return best, lines
 
 
+RECOVERED_P95_MS = 20.0
+ADMISSION_OFF = {"BRAIN_MAX_IN_FLIGHT": "0"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Overload:
+    """One overload run's figures: per phase (before, overload, after) the served (2xx)
+    requests' rate, p95 and p99, the share refused (503) and the dropped iterations; and the
+    seconds from the end of the overload until the served p95 stays under RECOVERED_P95_MS
+    (None: not within the 10 s measured)."""
+
+    phases: dict[str, dict[str, float]]
+    recovery_s: float | None
+
+
+def overload_figures(summary: dict, seconds_of: dict[str, float]) -> Overload:
+    m = summary.get("metrics", {})
+
+    def val(metric: str, key: str) -> float:
+        return float(m.get(metric, {}).get("values", {}).get(key, 0.0))
+
+    phases = {}
+    for phase, length in seconds_of.items():
+        served = f"http_req_duration{{scenario:{phase},expected_response:true}}"
+        phases[phase] = {
+            "offered": val(f"iterations{{scenario:{phase}}}", "count") / length,
+            "served": val(served, "count") / length,
+            "p95": val(served, "p(95)"),
+            "p99": val(served, "p(99)"),
+            "refused": val(f"brain_refused{{scenario:{phase}}}", "rate"),
+            "dropped": val(f"dropped_iterations{{scenario:{phase}}}", "count"),
+        }
+    windows = []
+    for w in range(40):
+        values = m.get(f"brain_after_served{{window:{w}}}", {}).get("values")
+        windows.append(None if not values else float(values["p(95)"]))
+    recovery = None
+    for w in range(len(windows)):
+        later = [p for p in windows[w:] if p is not None]
+        if later and all(p < RECOVERED_P95_MS for p in later):
+            recovery = w * 0.25
+            break
+    return Overload(phases, recovery)
+
+
+def overload(base: str, token: str, out: Path, capacity: int, label: str) -> Overload:
+    """The step load: half the capacity, twice it for 30 s, half again for 30 s."""
+    lengths = {"before": 10.0, "overload": 30.0, "after": 30.0}
+    rc, summary = k6(
+        "overload.js", base, token, out, name=f"overload-{label}", capacity=capacity,
+        refusals=1, before_seconds=10, overload_seconds=30, after_seconds=30,
+    )  # fmt: skip
+    if rc not in (0, 99):
+        raise SystemExit(f"k6 failed to run (exit {rc})")
+    return overload_figures(summary, lengths)
+
+
+def describe_overload(capacity: int, runs: dict[str, Overload]) -> list[str]:
+    """The side-by-side table of the overload runs (admission control on and off)."""
+    lines = [
+        f"overload: {capacity // 2}/s for 10 s, {2 * capacity}/s (2x the capacity the ramp "
+        f"found) for 30 s, {capacity // 2}/s for 30 s; served = 2xx",
+        f"  {'':16} {'served/s':>9} {'of cap.':>8} {'p95 ms':>8} {'p99 ms':>8} {'refused':>8} "
+        f"{'dropped':>8} {'after: p95':>10} {'recovery':>9}",
+    ]
+    for label, run in runs.items():
+        o, a = run.phases["overload"], run.phases["after"]
+        recovery = "never" if run.recovery_s is None else f"{run.recovery_s:.2f} s"
+        lines.append(
+            f"  {label:16} {o['served']:9.0f} {o['served'] / capacity:8.2f} {o['p95']:8.1f} "
+            f"{o['p99']:8.1f} {100 * o['refused']:7.1f}% {o['dropped']:8.0f} "
+            f"{a['p95']:10.1f} {recovery:>9}"
+        )
+    return lines
+
+
 class FsyncProbe:
     """While a run goes on: how long the disk takes to make 8 KiB durable (write + fdatasync, 10
     times a second, in `directory`), the floor under every commit's latency. A virtual disk
@@ -412,6 +488,14 @@ def main() -> int:
     p.add_argument("--ramp-warmup", type=int, default=3, help="warm-up seconds per ramp step")
     p.add_argument("--no-ramp", action="store_true")
     p.add_argument("--no-seed", action="store_true", help="skip the original design's scenario")
+    p.add_argument(
+        "--no-overload", action="store_true",
+        help="skip the overload step (2x the ramp's capacity), with and without admission control",
+    )  # fmt: skip
+    p.add_argument(
+        "--capacity", type=int,
+        help="the overload step's capacity (default: what the ramp found); with --no-ramp",
+    )  # fmt: skip
     p.add_argument("--seed-only", action="store_true", help="run only the original's scenario")
     a = p.parse_args()
     if a.gate:
@@ -426,6 +510,7 @@ def main() -> int:
     token = os.environ.get("TOKEN", "")
     if base and not token:
         raise SystemExit("BASE is set: set TOKEN to the service's admin token too")
+    base_given = bool(base)
     if a.gate:
         return gate(a, out, base, token)
     ctx: contextlib.AbstractContextManager = (
@@ -452,9 +537,18 @@ def main() -> int:
         if not a.no_ramp:
             settle(base, token)
         best, lines = (0, []) if a.no_ramp else ramp(base, token, out, a)
+        capacity = a.capacity or best
+        runs: dict[str, Overload] = {}
+        if not a.no_overload and capacity:
+            settle(base, token)
+            runs["admission on"] = overload(base, token, out, capacity, "on")
         if not a.no_seed:
             settle(base, token)
             seed_line = seed(base, token, out)
+    if runs and not base_given:
+        with service(a.workers, **ADMISSION_OFF) as (off_base, off_token):
+            quiet()
+            runs["admission off"] = overload(off_base, off_token, out, capacity, "off")
 
     print("\n== make load")
     print(main_line)
@@ -462,6 +556,8 @@ def main() -> int:
         print(f"ramp ({a.ramp_step_seconds} s per rate, p95 < {a.p95_ms:g} ms, no failures):")
         print("\n".join(lines))
         print(f"highest passing rate: {best}/s" if best else "no rate passed")
+    if runs:
+        print("\n".join(describe_overload(capacity, runs)))
     if not a.no_seed:
         print(seed_line)
     print(f"summaries in {out}")

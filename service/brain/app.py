@@ -16,6 +16,7 @@ from litestar.template import TemplateConfig
 
 from brain import admin, agents, console, health, mcp, memory, messaging, workspaces
 from brain.kit import (
+    admission,
     areas,
     auth,
     background,
@@ -144,7 +145,7 @@ def _background(
         jobs: list[Coroutine[Any, Any, None]] = []
         if serving:
             jobs.append(state.cache.watch(stop))
-            jobs.append(_sample(state.db, state.redis, state.blocking, stop))
+            jobs.append(_sample(state.db, state.redis, state.blocking, state.gate, stop))
             for service in busy:
                 jobs.extend(service.background(stop))
         tasks = [asyncio.create_task(job) for job in jobs]
@@ -174,11 +175,14 @@ async def _sample(
     database: db.Database,
     redis: redis_client.Client | None,
     blocking: redis_client.Client | None,
+    gate: admission.Gate | None,
     stop: asyncio.Event,
 ) -> None:
-    """Background task: pool and client gauges, every few seconds."""
+    """Background task: pool, client and admission gauges, every few seconds."""
 
     async def tick() -> None:
+        if gate is not None:
+            gate.sample()
         metrics.sample_db_pool("primary", database.primary)
         metrics.sample_write_slots(database.writes_waiting)
         if database.replica is not database.primary:
@@ -217,6 +221,11 @@ def create_app(
     traced = tracing.configure(settings.tracing_exporter)
     version = importlib.metadata.version("brain")
     endpoint = mcp.Endpoint(version, max_body=settings.max_context_bytes + BODY_OVERHEAD)
+    gate = (
+        admission.Gate(settings.max_in_flight, settings.max_queue_ms / 1000)
+        if settings.max_in_flight
+        else None
+    )
     api = Router(
         "/v1",
         route_handlers=[area.router for area in AREAS],
@@ -239,10 +248,13 @@ def create_app(
             endpoint.lifespan,  # /mcp: its sessions end first
         ],
         exception_handlers=errors.HANDLERS,
-        middleware=[tracing.asgi_middleware, observe.middleware, http.options]
-        if traced
-        else [observe.middleware, http.options],
-        state=State({"settings": settings, "console": console.Console(settings)}),
+        middleware=[
+            *([tracing.asgi_middleware] if traced else []),
+            observe.middleware,
+            admission.middleware(gate),
+            http.options,
+        ],
+        state=State({"settings": settings, "console": console.Console(settings), "gate": gate}),
         template_config=TemplateConfig(instance=console.templates()),
         openapi_config=openapi.config(version),
         request_max_body_size=settings.max_context_bytes + BODY_OVERHEAD,

@@ -67,6 +67,10 @@ class Settings:
     embeddings_api_key: str | None = None
     embeddings_timeout_seconds: float = 5.0
     """With `openai`: how long a call may take, retries included."""
+    max_in_flight: int = 32
+    """Requests a process runs at once before new ones wait (kit.admission); 0: no limit."""
+    max_queue_ms: int = 50
+    """How long a request may wait for a place before it is refused with a 503."""
     console_secret: str | None = None
     """The key console sessions are sealed with; unset: derived from `admin_token`."""
     console_session_seconds: int = 8 * 3600
@@ -195,6 +199,8 @@ class Settings:
             embeddings_url=url,
             embeddings_api_key=text("BRAIN_EMBEDDINGS_API_KEY"),
             embeddings_timeout_seconds=timeout_seconds,
+            max_in_flight=integer("BRAIN_MAX_IN_FLIGHT", 32, minimum=0),
+            max_queue_ms=integer("BRAIN_MAX_QUEUE_MS", 50, minimum=1),
             console_secret=console_secret,
             console_session_seconds=integer("BRAIN_CONSOLE_SESSION_SECONDS", 8 * 3600, minimum=60),
         )

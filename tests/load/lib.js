@@ -30,10 +30,21 @@ const PRIORITIES = ['low', 'normal', 'normal', 'normal', 'high', 'urgent'];
 
 export const cacheHit = new Rate('brain_cache_hit');
 const unexpected = new Counter('brain_unexpected_status');
+// With REFUSALS=1 (overload.js), a 503 is the service saying no quickly, counted here (and as a
+// failed request by k6), not as an unexpected answer.
+const REFUSALS = __ENV.REFUSALS === '1';
+export const refused = new Rate('brain_refused');
+// Called with every answer, when set (overload.js times its recovery with it).
+export const hooks = { onResponse: null };
 const logged = {};
 
 // check() the status; log the first unexpected answer of each operation per VU (status, body).
 function expect(r, name, status) {
+  if (hooks.onResponse) hooks.onResponse(r);
+  if (REFUSALS) {
+    refused.add(r.status === 503);
+    if (r.status === 503) return false;
+  }
   const ok = check(r, { [`${name} ${status}`]: (x) => x.status === status });
   if (!ok) {
     unexpected.add(1, { name, status: String(r.status) });

@@ -11,6 +11,7 @@ from scripts.load import (
     STEAL_LIMIT,
     GateRun,
     gate_verdict,
+    overload_figures,
 )
 
 PASS, FAIL = GateRun(True, 0.0, 1.0), GateRun(False, 0.0, 1.0)
@@ -46,3 +47,32 @@ def test_no_run_starts_after_the_budget() -> None:
     )
     assert gate_verdict([STOLEN, PASS], GATE_BUDGET_S * 2) == "pass"
     assert gate_verdict([], GATE_BUDGET_S * 2) is None
+
+
+def _summary(windows: dict[int, float]) -> dict:
+    metrics: dict = {
+        "iterations{scenario:overload}": {"values": {"count": 60_000}},
+        "http_req_duration{scenario:overload,expected_response:true}": {
+            "values": {"count": 27_000, "p(95)": 31.5, "p(99)": 44.0}
+        },
+        "brain_refused{scenario:overload}": {"values": {"rate": 0.55}},
+        "dropped_iterations{scenario:overload}": {"values": {"count": 3}},
+    }
+    for w, p95 in windows.items():
+        metrics[f"brain_after_served{{window:{w}}}"] = {"values": {"p(95)": p95}}
+    return {"metrics": metrics}
+
+
+def test_overload_figures_per_phase() -> None:
+    run = overload_figures(_summary({0: 5.0}), {"overload": 30.0})
+    assert run.phases["overload"] == {
+        "offered": 2000.0, "served": 900.0, "p95": 31.5, "p99": 44.0, "refused": 0.55,
+        "dropped": 3.0,
+    }  # fmt: skip
+
+
+def test_recovery_is_when_the_served_p95_stays_under_the_limit() -> None:
+    assert overload_figures(_summary({0: 5.0, 1: 4.0}), {}).recovery_s == 0.0
+    slow_then_fast = {0: 300.0, 1: 80.0, 2: 12.0, 3: 25.0, 4: 9.0, 5: 8.0}
+    assert overload_figures(_summary(slow_then_fast), {}).recovery_s == 1.0  # window 4 on
+    assert overload_figures(_summary({0: 300.0, 39: 21.0}), {}).recovery_s is None

@@ -90,6 +90,38 @@ RATE_LIMIT_FAIL_OPEN = Counter(
     "brain_rate_limit_fail_open",
     "Requests of rate-limited keys let through unchecked because Redis did not answer.",
 )
+ADMISSION_ADMITTED = Counter(
+    "brain_admission_admitted", "Requests admission control let start (those it counts)."
+)
+ADMISSION_QUEUED = Counter(
+    "brain_admission_queued", "Requests that found every place taken and waited for one."
+)
+ADMISSION_SHED = Counter(
+    "brain_admission_shed",
+    "Requests refused (503) by admission control: queue_full (as many already waiting) or "
+    "waited (no place within BRAIN_MAX_QUEUE_MS).",
+    ["reason"],
+)
+ADMISSION_WAIT = Histogram(
+    "brain_admission_wait_seconds",
+    "How long a request that found every place taken waited (admitted or refused).",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+)
+ADMISSION_LIMIT = Gauge(
+    "brain_admission_limit",
+    "Requests the processes may run at once (BRAIN_MAX_IN_FLIGHT, summed over processes).",
+    multiprocess_mode="livesum",
+)
+ADMISSION_IN_FLIGHT = Gauge(
+    "brain_admission_in_flight",
+    "Requests running under admission control (sampled every 5 s, summed over processes).",
+    multiprocess_mode="livesum",
+)
+ADMISSION_WAITING = Gauge(
+    "brain_admission_waiting",
+    "Requests waiting for a place (sampled every 5 s, summed over processes).",
+    multiprocess_mode="livesum",
+)
 OUTBOX_BACKLOG = Gauge(
     "brain_outbox_backlog",
     "Deliveries committed but not yet on a stream.",
