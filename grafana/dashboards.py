@@ -369,6 +369,67 @@ def service() -> dash.Dashboard:
             [(latency(0.5, "method, route, le"), "{{method}} {{route}}")],
         ),
     ]
+    admitted = rate("brain_admission_admitted_total")
+    shed = rate("brain_admission_shed_total")
+    wait = "brain_admission_wait_seconds_bucket"
+    loop_delay = "brain_event_loop_delay_seconds_bucket"
+    admission = [
+        graph(
+            "Admitted and shed",
+            "reqps",
+            "Requests admission control let start (admitted), refused with a 503 and "
+            "Retry-After: 1 before any of it ran (shed, by reason: queue_full = refused at once, "
+            "the line being full; waited = no place in time: BRAIN_MAX_QUEUE_MS while "
+            "overloaded, 1 s in a burst), and those that found the limit reached and waited "
+            "(admitted or shed after). Probes, /metrics, event streams, long polls and "
+            "in-process requests are not counted.",
+            [
+                (admitted, "admitted"),
+                (rate("brain_admission_shed_total", SVC, "reason"), "shed {{reason}}"),
+                (rate("brain_admission_queued_total"), "waited for a place"),
+            ],
+            width=6,
+        ),
+        graph(
+            "Share shed",
+            "percentunit",
+            "Shed / (shed + admitted): what BrainShedding watches (above 1 % for 10 minutes). "
+            "Refusals are answered before the request metrics and the access log see them: "
+            "they are counted here only.",
+            [(f"{shed} / ({shed} + {admitted})", "shed")],
+            width=6,
+            max_value=1,
+        ),
+        graph(
+            "In flight and waiting, against the limit",
+            "short",
+            "Requests running under admission control and requests waiting for a place "
+            "(sampled every 5 s), beside the limit (the places the processes have now: it drops "
+            "while a process is overloaded and grows in bursts that wait on the database), and "
+            "the processes overloaded now, summed over the scrape targets.",
+            [
+                (f"sum(brain_admission_in_flight{{{SVC}}})", "in flight"),
+                (f"sum(brain_admission_waiting{{{SVC}}})", "waiting"),
+                (f"sum(brain_admission_limit{{{SVC}}})", "limit"),
+                (f"sum(brain_admission_overloaded{{{SVC}}})", "processes overloaded"),
+            ],
+            width=6,
+        ),
+        graph(
+            "Waits and the event loop's delay",
+            "s",
+            "p99 of how long the requests that found the limit reached waited (admitted or shed "
+            "after), and p50 / p99 of the event loop's delay (how late it runs what is due, "
+            "measured every 5 ms per process): a delay standing above 5 ms for 0.5 s is an "
+            "overload, and the limit drops.",
+            [
+                (f"histogram_quantile(0.99, {rate(wait, SVC, 'le')})", "wait p99"),
+                (f"histogram_quantile(0.5, {rate(loop_delay, SVC, 'le')})", "loop delay p50"),
+                (f"histogram_quantile(0.99, {rate(loop_delay, SVC, 'le')})", "loop delay p99"),
+            ],
+            width=6,
+        ),
+    ]
     cache = [
         graph(
             "Cache lookups by result",
@@ -618,8 +679,8 @@ def service() -> dash.Dashboard:
     return board(
         "brain-service",
         "Brain / Service",
-        "Brain's HTTP API (RED per route), cache, messaging outbox and streams, dependencies "
-        "and connection pools, from the service's own /metrics.",
+        "Brain's HTTP API (RED per route), admission control, cache, messaging outbox and "
+        "streams, dependencies and connection pools, from the service's own /metrics.",
         [
             query_variable(
                 "namespace", "Namespace", "label_values(brain_http_requests_total, namespace)"
@@ -633,6 +694,7 @@ def service() -> dash.Dashboard:
         [
             ("Overview", overview),
             ("Requests (rate, errors, duration per route)", red),
+            ("Admission control", admission),
             ("Cache and memories", cache),
             ("Embeddings", embeddings),
             ("Messaging", messaging),

@@ -146,6 +146,8 @@ def _background(
         if serving:
             jobs.append(state.cache.watch(stop))
             jobs.append(_sample(state.db, state.redis, state.blocking, state.gate, stop))
+            if state.gate is not None:
+                jobs.append(state.gate.watch(stop))
             for service in busy:
                 jobs.extend(service.background(stop))
         tasks = [asyncio.create_task(job) for job in jobs]
@@ -249,9 +251,9 @@ def create_app(
         ],
         exception_handlers=errors.HANDLERS,
         middleware=[
+            admission.middleware(gate),
             *([tracing.asgi_middleware] if traced else []),
             observe.middleware,
-            admission.middleware(gate),
             http.options,
         ],
         state=State({"settings": settings, "console": console.Console(settings), "gate": gate}),

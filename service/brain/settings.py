@@ -68,8 +68,9 @@ class Settings:
     embeddings_timeout_seconds: float = 5.0
     """With `openai`: how long a call may take, retries included."""
     max_in_flight: int = 32
-    """Requests a process runs at once before new ones wait (kit.admission); 0: no limit."""
-    max_queue_ms: int = 50
+    """The requests a process runs at once; the limit grows to 8 times this in bursts that wait
+    on the database, not the CPU (kit.admission). 0: admission control off."""
+    max_queue_ms: float = 20.0
     """How long a request may wait for a place before it is refused with a 503."""
     console_secret: str | None = None
     """The key console sessions are sealed with; unset: derived from `admin_token`."""
@@ -113,6 +114,18 @@ class Settings:
                 raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
             if value < minimum:
                 raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+            return value
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}")
             return value
 
         def flag(name: str) -> bool:
@@ -200,7 +213,7 @@ class Settings:
             embeddings_api_key=text("BRAIN_EMBEDDINGS_API_KEY"),
             embeddings_timeout_seconds=timeout_seconds,
             max_in_flight=integer("BRAIN_MAX_IN_FLIGHT", 32, minimum=0),
-            max_queue_ms=integer("BRAIN_MAX_QUEUE_MS", 50, minimum=1),
+            max_queue_ms=number("BRAIN_MAX_QUEUE_MS", 20.0, 1.0, 10000.0),
             console_secret=console_secret,
             console_session_seconds=integer("BRAIN_CONSOLE_SESSION_SECONDS", 8 * 3600, minimum=60),
         )

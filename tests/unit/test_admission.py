@@ -1,4 +1,6 @@
-"""Admission control's places (kit.admission.Gate) and what it lets through uncounted."""
+"""Admission control's gate (kit.admission.Gate): places, the line, the limit that follows the
+event loop's delay, and what is let through uncounted. The loop's delay is fed in as
+measurements (`measured`), as the gate's own 5 ms timer feeds it in a service."""
 
 from __future__ import annotations
 
@@ -8,6 +10,18 @@ from typing import Any
 import pytest
 
 from brain.kit import admission, loopback
+from brain.kit.admission import (
+    BURST_WAIT,
+    CEILING_FACTOR,
+    INTERVAL,
+    OVERLOAD_AFTER,
+    TARGET_DELAY,
+    TICK,
+)
+
+SLOW, FAST = TARGET_DELAY * 4, 0.0
+MIN_LIMIT = 8
+"""The places of the gates here (BRAIN_MAX_IN_FLIGHT)."""
 
 
 def scope(path: str, method: str = "GET", query: bytes = b"", host: bytes = b"x") -> Any:
@@ -15,59 +29,147 @@ def scope(path: str, method: str = "GET", query: bytes = b"", host: bytes = b"x"
             "headers": [(b"host", host)]}  # fmt: skip
 
 
-async def test_places_then_a_queue_then_refusals() -> None:
-    gate = admission.Gate(limit=2, max_wait=5.0)
-    assert await gate.enter() is None
-    assert await gate.enter() is None
+def feed(gate: admission.Gate, start: float, seconds: float, delay: float) -> float:
+    """Measurements every TICK for `seconds` from `start`, each of `delay`; the time after."""
+    now = start
+    for _ in range(round(seconds / TICK)):
+        now += TICK
+        gate.measured(now, delay)
+    return now
+
+
+async def test_places_then_a_line_first_come_first_served() -> None:
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
     waiting = [asyncio.create_task(gate.enter()) for _ in range(2)]
     await asyncio.sleep(0)
-    assert await gate.enter() == "queue_full"  # as many waiting as may run
-    gate.leave()  # the first waiting gets the place, at once
+    assert gate.running == MIN_LIMIT and len(gate.waiting) == 2
+    gate.leave()  # the oldest waiting gets the place, at once
     assert await waiting[0] is None
     assert not waiting[1].done()
     gate.leave()
     assert await waiting[1] is None
-    assert gate.running == 2
-    for _ in range(2):
+    for _ in range(MIN_LIMIT):
         gate.leave()
     assert gate.running == 0 and not gate.waiting
 
 
-async def test_a_request_that_waits_too_long_is_refused() -> None:
-    gate = admission.Gate(limit=1, max_wait=0.05)
-    assert await gate.enter() is None
+async def test_as_many_waiting_as_the_ceiling_and_the_next_is_refused_at_once() -> None:
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
+    line = [asyncio.create_task(gate.enter()) for _ in range(MIN_LIMIT * CEILING_FACTOR)]
+    await asyncio.sleep(0)
+    assert await gate.enter() == "queue_full"
+    for task in line:
+        task.cancel()
+    await asyncio.gather(*line, return_exceptions=True)
+
+
+async def test_while_overloaded_a_request_waits_max_wait_then_is_refused() -> None:
+    gate = admission.Gate(MIN_LIMIT, max_wait=0.05)
+    feed(gate, 0.0, OVERLOAD_AFTER + 0.1, SLOW)
+    assert gate.overloaded
+    for _ in range(gate.limit):
+        assert await gate.enter() is None
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await gate.enter() == "waited"
-    assert 0.04 <= loop.time() - started < 1.0
+    assert 0.04 <= loop.time() - started < 0.5
+
+
+async def test_in_a_burst_a_request_waits_longer_and_is_served() -> None:
+    """Not overloaded (the loop kept up until now): a waiting request is given more time, up
+    to BURST_WAIT, and gets the place a request leaves."""
+    gate = admission.Gate(MIN_LIMIT, max_wait=0.02)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
+    waiter = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0.1)  # five times max_wait
+    assert not waiter.done()
     gate.leave()
-    assert gate.running == 0
-    assert await gate.enter() is None  # its place was not lost
+    assert await waiter is None
+    assert BURST_WAIT > 0.1
 
 
 async def test_a_waiter_that_goes_away_takes_no_place_with_it() -> None:
-    gate = admission.Gate(limit=1, max_wait=5.0)
-    assert await gate.enter() is None
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
     gone = asyncio.create_task(gate.enter())
     await asyncio.sleep(0)
     gone.cancel()
     with pytest.raises(asyncio.CancelledError):
         await gone
     gate.leave()  # nobody waits any more: the place is free
-    assert gate.running == 0
+    assert gate.running == MIN_LIMIT - 1
     assert await gate.enter() is None
 
 
 async def test_a_place_handed_to_a_waiter_that_is_cancelled_at_once_is_given_back() -> None:
-    gate = admission.Gate(limit=1, max_wait=5.0)
-    assert await gate.enter() is None
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
     waiter = asyncio.create_task(gate.enter())
     await asyncio.sleep(0)
     gate.leave()  # handed over ...
     waiter.cancel()  # ... and the client left before the waiter ran
     with pytest.raises(asyncio.CancelledError):
         await waiter
+    assert gate.running == MIN_LIMIT - 1
+
+
+def test_an_overload_is_a_standing_delay_not_a_burst() -> None:
+    gate = admission.Gate(32, max_wait=0.02)
+    now = feed(gate, 0.0, OVERLOAD_AFTER / 2, SLOW)  # a burst: delayed for a moment
+    assert not gate.overloaded
+    now = feed(gate, now, 0.1, FAST)
+    now = feed(gate, now, OVERLOAD_AFTER + 0.1, SLOW)  # it stands: overloaded
+    assert gate.overloaded
+    now = feed(gate, now, OVERLOAD_AFTER / 2, FAST)  # out only once it stayed low as long
+    assert gate.overloaded
+    feed(gate, now, OVERLOAD_AFTER, FAST)
+    assert not gate.overloaded
+
+
+async def test_a_limit_grown_in_a_burst_drops_back_to_the_floor_while_overloaded() -> None:
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
+    line = [asyncio.create_task(gate.enter()) for _ in range(40)]
+    await asyncio.sleep(0)
+    now = feed(gate, 0.0, 0.1, FAST)  # waiting on the database: the limit grows
+    assert MIN_LIMIT + 40 <= gate.limit <= MIN_LIMIT * CEILING_FACTOR  # room for all, no more
+    assert [await task for task in line] == [None] * 40
+    now = feed(gate, now, OVERLOAD_AFTER + 0.05, SLOW)
+    assert gate.overloaded
+    grown = gate.limit
+    now = feed(gate, now, INTERVAL * 1.5, SLOW)
+    assert gate.limit < grown
+    feed(gate, now, 5.0, SLOW)
+    assert gate.limit == MIN_LIMIT  # the floor: BRAIN_MAX_IN_FLIGHT
+    for _ in range(MIN_LIMIT + 40):
+        gate.leave()
     assert gate.running == 0
+
+
+async def test_the_limit_grows_when_requests_wait_and_the_loop_keeps_up() -> None:
+    """Requests waiting on the database do not delay the loop: places are added, and given to
+    those waiting, up to the ceiling."""
+    gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
+    for _ in range(MIN_LIMIT):
+        assert await gate.enter() is None
+    line = [asyncio.create_task(gate.enter()) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.measured(1.0, FAST)  # a quarter more: two places
+    assert gate.limit == MIN_LIMIT + 2
+    gate.measured(1.0 + TICK, FAST)  # and again, while one still waits
+    assert [await task for task in line] == [None, None, None]
+    assert gate.running == MIN_LIMIT + 3
+    grown = gate.limit
+    feed(gate, 1.0 + TICK, 1.0, FAST)  # nobody waits: no growth for nothing
+    assert gate.limit == grown
 
 
 @pytest.mark.parametrize(

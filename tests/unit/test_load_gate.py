@@ -56,6 +56,7 @@ def _summary(windows: dict[int, float]) -> dict:
             "values": {"count": 27_000, "p(95)": 31.5, "p(99)": 44.0}
         },
         "brain_refused{scenario:overload}": {"values": {"rate": 0.55}},
+        "brain_served_in_service{phase:overload}": {"values": {"p(95)": 12.0}},
         "dropped_iterations{scenario:overload}": {"values": {"count": 3}},
     }
     for w, p95 in windows.items():
@@ -66,8 +67,8 @@ def _summary(windows: dict[int, float]) -> dict:
 def test_overload_figures_per_phase() -> None:
     run = overload_figures(_summary({0: 5.0}), {"overload": 30.0})
     assert run.phases["overload"] == {
-        "offered": 2000.0, "served": 900.0, "p95": 31.5, "p99": 44.0, "refused": 0.55,
-        "dropped": 3.0,
+        "offered": 2000.0, "served": 900.0, "p95": 31.5, "p99": 44.0, "in_service_p95": 12.0,
+        "refused": 0.55, "dropped": 3.0,
     }  # fmt: skip
 
 

@@ -1,34 +1,72 @@
 """Admission control: past capacity, serve what is admitted at normal speed and refuse the rest
 at once, instead of letting every request wait in an unbounded queue.
 
-Per process, at most `max_in_flight` requests run at once. One that finds them all taken waits,
-first come first served, for at most `max_queue_ms`; one still waiting then, or one that finds
-`max_in_flight` others already waiting, is refused before anything of it runs: 503 problem
-details with `Retry-After`, its body unread (a refused write did nothing). When a request ends,
-its place goes straight to the oldest one waiting.
+A service process runs its requests on one event loop. Past what its cores give it, every
+request in flight waits its turn between each of its steps, and all of them slow down together,
+without bound. The loop's delay (how late a timer fires, measured every `TICK`, 5 ms) shows it,
+and tells a burst from an overload, as CoDel does for a router's queue: a burst delays the loop
+for a moment, an overload keeps it delayed. Each process:
 
-Not counted, so never refused or starved by the rest: `/health/*` and `/metrics` (a probe must
-see the process alive and say why it is busy), event streams and long polls (they hold their
-place for up to 30 s while doing nothing; their own limits are Redis's blocking connections),
-and requests the app makes to itself (`kit.loopback`: their outer request, /mcp's or the
-console's, was admitted, and making it wait for its own inner request could deadlock).
+- **runs at most `limit` requests at once.** It starts at `BRAIN_MAX_IN_FLIGHT` (32), its
+  floor, and may grow to `CEILING_FACTOR` (8) times that: while requests wait for a place and
+  the loop is not delayed (its moving average under half of `TARGET_DELAY`: they wait on
+  PostgreSQL or Redis, not on the CPU), by a quarter every tick; while the process is
+  overloaded, it drops back by a quarter every `INTERVAL` (100 ms). The floor is more than one
+  process needs at full speed (a few hundred requests a second at a few milliseconds each keep
+  a handful in flight: Little's law); more at once on a busy CPU would only all be slower.
+- **is overloaded** when the loop's delay (a moving average over about 50 ms) has stayed above
+  `TARGET_DELAY` (5 ms) for `OVERLOAD_AFTER` (0.5 s), and is no longer once it has stayed under
+  half of that as long. A burst, such as 150 stores arriving at once, is over before that and
+  is served.
+- **lets a request that finds the limit reached wait**, first come first served, for a place (a
+  request that ends hands its place straight to the oldest one waiting): while overloaded, for
+  at most `BRAIN_MAX_QUEUE_MS` (20); otherwise for up to `BURST_WAIT` (1 s). Still waiting
+  then, or finding as many already waiting as the ceiling, it is refused.
+
+A refused request is answered before anything of it runs, its body unread (a refused write did
+nothing): 503 problem details with `Retry-After: 1`. Reads and writes wait in the same line.
+When the load drops, the loop is no longer delayed and nobody waits.
+
+Not counted, so never refused or starved: `/health/*` and `/metrics` (a probe must see the
+process alive and say why it is busy), event streams and long polls (they hold their place for
+up to 30 s while doing nothing; their bound is Redis's blocking connections), and requests the
+app makes to itself (`kit.loopback`: their outer request, /mcp's or the console's, was admitted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 import urllib.parse
+from typing import Any
 
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from brain.kit import loopback
-from brain.observability import metrics, observe
+from brain.observability import metrics
 
 RETRY_AFTER_SECONDS = 1
+LOG_EVERY = 10.0
+REASONS = ("waited", "queue_full")
+log = logging.getLogger("brain.admission")
+TICK = 0.005
+"""How often the loop's delay is measured (and the limit may grow)."""
+INTERVAL = 0.1
+"""How often the limit drops while the process is overloaded."""
+TARGET_DELAY = 0.005
+"""The loop's delay the limit keeps under (CoDel's target)."""
+SMOOTHING = 0.1
+"""The weight of each measurement in the moving average of the loop's delay (about 10 ticks)."""
+OVERLOAD_AFTER = 0.5
+"""How long the delay must stand above TARGET_DELAY for the process to be overloaded."""
+BURST_WAIT = 1.0
+"""How long a request may wait for a place while the process is not overloaded."""
+CEILING_FACTOR = 8
+"""The limit's ceiling, and how many may wait, as a multiple of BRAIN_MAX_IN_FLIGHT."""
 _EXEMPT_PREFIXES = ("/health/", "/metrics")
 _STREAM = "/messages/stream"
 _CONSOLE_INBOX = ("/console/", "/inbox")
@@ -57,30 +95,43 @@ def exempt(scope: Scope) -> bool:
 
 
 class Gate:
-    """The places of one process: `limit` running at once, as many more waiting, each for at
-    most `max_wait` seconds."""
+    """One process's admission: at most `limit` requests at once (between `floor` and
+    `ceiling`), as many as `ceiling` more waiting, each for at most `max_wait` seconds."""
 
-    def __init__(self, limit: int, max_wait: float) -> None:
-        self.limit = limit
+    def __init__(self, floor: int, max_wait: float) -> None:
+        self.floor = self.limit = floor
+        self.ceiling = floor * CEILING_FACTOR
         self.max_wait = max_wait
         self.running = 0
         self.waiting: collections.deque[asyncio.Future[bool]] = collections.deque()
-        metrics.ADMISSION_LIMIT.set(limit)
+        self.timers: dict[asyncio.Future[bool], asyncio.TimerHandle] = {}
+        """The timer of each waiting request that was given more time (a burst)."""
+        self.delay = 0.0
+        """The moving average of the loop's delay."""
+        self.delayed_since: float | None = None
+        """Since when (loop time) the average has been across the edge of the state: above
+        TARGET_DELAY when not overloaded, under half of it when overloaded."""
+        self.overloaded = False
+        self.lowered = 0.0
+        metrics.ADMISSION_LIMIT.set(self.limit)
+        for reason in REASONS:  # each series exists from the start, for rate() and alerts
+            metrics.labelled(metrics.ADMISSION_SHED, reason)
 
     async def enter(self) -> str | None:
         """None once admitted (then `leave` when done); else why not: `queue_full`, `waited`."""
+        while self.waiting and self.waiting[0].done():  # expired, or their client went away
+            self.waiting.popleft()
         if self.running < self.limit and not self.waiting:
             self.running += 1
-            metrics.ADMISSION_ADMITTED.inc()
             return None
-        if len(self.waiting) >= self.limit:
+        if len(self.waiting) >= self.ceiling:
             return "queue_full"
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
-        timer = loop.call_later(self.max_wait, _expire, waiter)
+        started = loop.time()
+        timer = loop.call_later(self.max_wait, self._expire, waiter, started)
         self.waiting.append(waiter)
         metrics.ADMISSION_QUEUED.inc()
-        started = time.perf_counter()
         try:
             admitted = await waiter
         except asyncio.CancelledError:  # the client went away while it waited
@@ -88,49 +139,122 @@ class Gate:
                 self.leave()  # its place had just been handed to it
             raise
         finally:
-            timer.cancel()
-            metrics.ADMISSION_WAIT.observe(time.perf_counter() - started)
-        if not admitted:
-            return "waited"
-        metrics.ADMISSION_ADMITTED.inc()
-        return None
+            self.timers.pop(waiter, timer).cancel()
+            metrics.ADMISSION_WAIT.observe(loop.time() - started)
+        return None if admitted else "waited"
 
     def leave(self) -> None:
-        """A request ended: its place goes to the oldest one still waiting, if any."""
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(True)
-                return
+        """A request ended: its place goes to the oldest one still waiting, unless the limit
+        has dropped below those running."""
+        if self.running <= self.limit:
+            while self.waiting:
+                waiter = self.waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(True)
+                    return
         self.running -= 1
 
+    def _expire(self, waiter: asyncio.Future[bool], started: float) -> None:
+        """A waiting request's time is up: refused while overloaded (or after BURST_WAIT),
+        else given more time."""
+        if waiter.done():
+            return
+        loop = asyncio.get_running_loop()
+        if self.overloaded or loop.time() - started + self.max_wait > BURST_WAIT:
+            waiter.set_result(False)
+        else:
+            self.timers[waiter] = loop.call_later(self.max_wait, self._expire, waiter, started)
+
+    def measured(self, now: float, delay: float) -> None:
+        """One measurement of the loop's delay at `now` (loop time): whether the process is
+        overloaded, and the limit (the module's docstring)."""
+        metrics.ADMISSION_DELAY.observe(delay)
+        self.delay += SMOOTHING * (delay - self.delay)
+        # Into the overload after OVERLOAD_AFTER above the target, out of it after as long
+        # under half of it: in between, the state holds (no flapping at the edge).
+        crossing = self.delay < TARGET_DELAY / 2 if self.overloaded else self.delay > TARGET_DELAY
+        if not crossing:
+            self.delayed_since = None
+        elif self.delayed_since is None:
+            self.delayed_since = now
+        elif now - self.delayed_since >= OVERLOAD_AFTER:
+            self.overloaded = not self.overloaded
+            self.delayed_since = None
+            edge = "started" if self.overloaded else "ended"
+            metrics.labelled(metrics.ADMISSION_OVERLOADS, edge).inc()
+        before = self.limit
+        if self.overloaded:
+            if now - self.lowered >= INTERVAL and self.delay > TARGET_DELAY:
+                self.limit = max(self.floor, self.limit - max(1, self.limit // 4))
+                self.lowered = now
+        elif self.delay <= TARGET_DELAY / 2 and self.waiting and self.limit < self.ceiling:
+            self.limit = min(self.ceiling, self.limit + max(1, self.limit // 4))
+            while self.running < self.limit and self.waiting:
+                waiter = self.waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(True)
+                    self.running += 1
+        if self.limit != before:
+            metrics.ADMISSION_LIMIT.set(self.limit)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Measure the loop's delay every TICK until `stop` is set (a background task)."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            planned = loop.time() + TICK
+            await asyncio.sleep(TICK)
+            now = loop.time()
+            self.measured(now, max(0.0, now - planned))
+
     def sample(self) -> None:
+        metrics.ADMISSION_OVERLOADED.set(1 if self.overloaded else 0)
         metrics.ADMISSION_IN_FLIGHT.set(self.running)
         metrics.ADMISSION_WAITING.set(sum(1 for w in self.waiting if not w.done()))
 
 
-def _expire(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
-
-
-def _refusal(gate: Gate, reason: str, path: str) -> bytes:
-    detail = (
-        f"the service is at capacity ({gate.limit} requests in flight and as many waiting in "
-        f"this process); retry after {RETRY_AFTER_SECONDS} s"
-        if reason == "queue_full"
-        else f"the service is at capacity: this request waited {gate.max_wait * 1000:.0f} ms "
-        f"without starting; retry after {RETRY_AFTER_SECONDS} s"
+def _answer(detail: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A refusal's two ASGI messages, made once: refusing must cost next to nothing."""
+    body = msgspec.json.encode(
+        {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": detail}
     )
-    return msgspec.json.encode({
-        "type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": detail,
-        "instance": path,
-    })  # fmt: skip
+    start = {
+        "type": "http.response.start", "status": 503,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", b"%d" % len(body)),
+            (b"retry-after", b"%d" % RETRY_AFTER_SECONDS),
+        ],
+    }  # fmt: skip
+    return start, {"type": "http.response.body", "body": body, "more_body": False}
 
 
 def middleware(gate: Gate | None) -> type:
-    """The ASGI middleware of `create_app` (inside the access log and metrics, so that a refusal
-    is counted as the 503 it is); `gate` None: admission control off."""
+    """The app's outermost ASGI middleware (`create_app`): a refused request costs no request
+    id, access log line, trace or latency sample (under overload those would cost as much as
+    the refusal itself). It is counted in `brain_admission_shed_total`, and each process logs
+    how many it refused, at most every LOG_EVERY seconds. `gate` None: admission control off."""
+    answers = {} if gate is None else {  # REASONS
+        "waited": _answer(
+            f"the service is at capacity: this request waited {gate.max_wait * 1000:g} ms "
+            f"without starting; retry after {RETRY_AFTER_SECONDS} s"
+        ),
+        "queue_full": _answer(
+            f"the service is at capacity ({gate.ceiling} requests already wait in this "
+            f"process); retry after {RETRY_AFTER_SECONDS} s"
+        ),
+    }  # fmt: skip
+    counters = {reason: metrics.labelled(metrics.ADMISSION_SHED, reason) for reason in answers}
+    refused_since = {"count": 0, "logged": time.monotonic()}
+
+    def refused_one() -> None:
+        refused_since["count"] += 1
+        now = time.monotonic()
+        if now - refused_since["logged"] >= LOG_EVERY:
+            log.warning(
+                "shedding load: %d requests refused in the last %.0f s (limit %d in flight)",
+                refused_since["count"], now - refused_since["logged"], gate.limit if gate else 0,
+            )  # fmt: skip
+            refused_since.update(count=0, logged=now)
 
     class Admission:
         def __init__(self, app: ASGIApp) -> None:
@@ -142,22 +266,16 @@ def middleware(gate: Gate | None) -> type:
                 return
             refused = await gate.enter()
             if refused is None:
+                metrics.ADMISSION_ADMITTED.inc()
                 try:
                     await self.app(scope, receive, send)
                 finally:
                     gate.leave()
                 return
-            metrics.labelled(metrics.ADMISSION_SHED, refused).inc()
-            scope["path_template"] = observe.SHED
-            body = _refusal(gate, refused, scope["path"])
-            await send({
-                "type": "http.response.start", "status": 503,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", b"%d" % len(body)),
-                    (b"retry-after", b"%d" % RETRY_AFTER_SECONDS),
-                ],
-            })  # fmt: skip
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            counters[refused].inc()
+            refused_one()
+            start, body = answers[refused]
+            await send(start)  # type: ignore[arg-type]
+            await send(body)  # type: ignore[arg-type]
 
     return Admission

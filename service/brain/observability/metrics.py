@@ -94,22 +94,39 @@ ADMISSION_ADMITTED = Counter(
     "brain_admission_admitted", "Requests admission control let start (those it counts)."
 )
 ADMISSION_QUEUED = Counter(
-    "brain_admission_queued", "Requests that found every place taken and waited for one."
+    "brain_admission_queued", "Requests that found the limit reached and waited for a place."
 )
 ADMISSION_SHED = Counter(
     "brain_admission_shed",
-    "Requests refused (503) by admission control: queue_full (as many already waiting) or "
-    "waited (no place within BRAIN_MAX_QUEUE_MS).",
+    "Requests refused (503) by admission control: waited (no place within BRAIN_MAX_QUEUE_MS) "
+    "or queue_full (8 times BRAIN_MAX_IN_FLIGHT already waiting).",
     ["reason"],
 )
 ADMISSION_WAIT = Histogram(
     "brain_admission_wait_seconds",
-    "How long a request that found every place taken waited (admitted or refused).",
+    "How long a request that found the limit reached waited (admitted or refused).",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+)
+ADMISSION_DELAY = Histogram(
+    "brain_event_loop_delay_seconds",
+    "How late the event loop runs what is due, measured every 5 ms: what admission control's "
+    "limit follows.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+)
+ADMISSION_OVERLOADS = Counter(
+    "brain_admission_overloads",
+    "Times a process became overloaded (the event loop's delay stood above 5 ms for 1 s), or "
+    "stopped being.",
+    ["edge"],
+)
+ADMISSION_OVERLOADED = Gauge(
+    "brain_admission_overloaded",
+    "Processes overloaded now (sampled every 5 s, summed over processes).",
+    multiprocess_mode="livesum",
 )
 ADMISSION_LIMIT = Gauge(
     "brain_admission_limit",
-    "Requests the processes may run at once (BRAIN_MAX_IN_FLIGHT, summed over processes).",
+    "Requests the processes may run at once now (the adapted limit, summed over processes).",
     multiprocess_mode="livesum",
 )
 ADMISSION_IN_FLIGHT = Gauge(

@@ -20,8 +20,6 @@ log = logging.getLogger("brain.access")
 REQUEST_ID = b"x-request-id"
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._-]{1,128}$")
 UNMATCHED = "unmatched"
-SHED = "shed"
-"""The route label of a request admission control refused before any route was chosen."""
 
 
 def _request_id(scope: Scope) -> str:
@@ -79,8 +77,7 @@ def record(scope: Scope, status: int, seconds: float) -> None:
     metrics.labelled(metrics.HTTP_DURATION, method, route).observe(seconds, exemplar=exemplar)
     if route.startswith("/health") or route == "/metrics":
         level = logging.DEBUG
-    elif route == SHED:  # refused by admission control: expected under load, not an error
-        level = logging.INFO
+
     else:
         level = logging.WARNING if status >= 500 else logging.INFO
     log.log(
