@@ -227,6 +227,15 @@ export function pendingAck() {
   expect(a, 'ack', 200);
 }
 
+// The agent mix of mixed.js and overload.js: [[weight, fn], ...].
+export const MIXED = [
+  [35, query],
+  [20, get],
+  [15, store],
+  [15, share],
+  [15, pendingAck],
+];
+
 // Run one of the weighted operations: mix is [[weight, fn], ...].
 export function weighted(mix, data) {
   const total = mix.reduce((s, m) => s + m[0], 0);

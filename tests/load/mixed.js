@@ -3,18 +3,11 @@
 import * as lib from './lib.js';
 
 const NAMES = ['query', 'get', 'store', 'share', 'pending', 'ack'];
-const MIX = [
-  [35, lib.query],
-  [20, lib.get],
-  [15, lib.store],
-  [15, lib.share],
-  [15, lib.pendingAck],
-];
 
 export const options = lib.options('run', NAMES);
 export const setup = lib.setupData;
 export function run(data) {
-  lib.weighted(MIX, data);
+  lib.weighted(lib.MIXED, data);
 }
 export function handleSummary(data) {
   return lib.summary(__ENV.NAME || 'mixed', data);

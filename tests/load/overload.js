@@ -14,13 +14,6 @@ const AFTER = parseInt(__ENV.AFTER_SECONDS || '30', 10);
 export const WINDOW_MS = 250;
 export const WINDOWS = 40; // the first 10 s after the overload, by quarter second
 
-const MIX = [
-  [35, lib.query],
-  [20, lib.get],
-  [15, lib.store],
-  [15, lib.share],
-  [15, lib.pendingAck],
-];
 const after = new Trend('brain_after_served', true);
 // The same answers' time inside the service (its Server-Timing): what admission control holds;
 // the rest of a request's latency is spent on the way in (in the sockets, and in the load
@@ -71,7 +64,7 @@ lib.hooks.onResponse = (r) => {
 };
 
 export function run(data) {
-  lib.weighted(MIX, data);
+  lib.weighted(lib.MIXED, data);
 }
 
 export function handleSummary(data) {
