@@ -127,7 +127,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             errs.add("workspace", f"workspace: {exc.detail}")
         else:
             chosen = workspace if principal.is_admin_token else None
-            signed = sessions.signed_in(found, token, chosen)
+            signed = sessions.signed_in(token, chosen)
             return Redirect(next_path, status_code=303, cookies=[cookie(request, signed)])
     return _login_page(request, found, 401 if "token" in errs.fields else 422,
                        next=next_path, errors=errs, workspace=workspace or "")  # fmt: skip

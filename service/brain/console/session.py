@@ -77,7 +77,7 @@ class Sessions:
         """A session not signed in: only its CSRF token (the sign-in form needs one)."""
         return Session(csrf=secrets.token_urlsafe(32))
 
-    def signed_in(self, before: Session, token: str, workspace: str | None) -> Session:
+    def signed_in(self, token: str, workspace: str | None) -> Session:
         """Signed in: a new CSRF token too (one known before signing in is not reused)."""
         return Session(secrets.token_urlsafe(32), token, workspace, time.time() + self.seconds)
 
