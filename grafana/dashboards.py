@@ -420,7 +420,7 @@ def service() -> dash.Dashboard:
             "s",
             "p99 of how long the requests that found the limit reached waited (admitted or shed "
             "after), and p50 / p99 of the event loop's delay (how late it runs what is due, "
-            "measured every 5 ms per process): a delay standing above 5 ms for 0.5 s is an "
+            "measured every 5 ms per process): a delay standing above 10 ms for 1 s is an "
             "overload, and the limit drops.",
             [
                 (f"histogram_quantile(0.99, {rate(wait, SVC, 'le')})", "wait p99"),

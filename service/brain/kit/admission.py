@@ -15,7 +15,7 @@ for a moment, an overload keeps it delayed. Each process:
   process needs at full speed (a few hundred requests a second at a few milliseconds each keep
   a handful in flight: Little's law); more at once on a busy CPU would only all be slower.
 - **is overloaded** when the loop's delay (a moving average over about 50 ms) has stayed above
-  `TARGET_DELAY` (5 ms) for `OVERLOAD_AFTER` (0.5 s), and is no longer once it has stayed under
+  `TARGET_DELAY` (10 ms) for `OVERLOAD_AFTER` (1 s), and is no longer once it has stayed under
   half of that as long. A burst, such as 150 stores arriving at once, is over before that and
   is served.
 - **lets a request that finds the limit reached wait**, first come first served, for a place (a
@@ -57,11 +57,11 @@ TICK = 0.005
 """How often the loop's delay is measured (and the limit may grow)."""
 INTERVAL = 0.1
 """How often the limit drops while the process is overloaded."""
-TARGET_DELAY = 0.005
+TARGET_DELAY = 0.010
 """The loop's delay the limit keeps under (CoDel's target)."""
 SMOOTHING = 0.1
 """The weight of each measurement in the moving average of the loop's delay (about 10 ticks)."""
-OVERLOAD_AFTER = 0.5
+OVERLOAD_AFTER = 1.0
 """How long the delay must stand above TARGET_DELAY for the process to be overloaded."""
 BURST_WAIT = 1.0
 """How long a request may wait for a place while the process is not overloaded."""

@@ -115,7 +115,7 @@ ADMISSION_DELAY = Histogram(
 )
 ADMISSION_OVERLOADS = Counter(
     "brain_admission_overloads",
-    "Times a process became overloaded (the event loop's delay stood above 5 ms for 1 s), or "
+    "Times a process became overloaded (the event loop's delay stood above 10 ms for 1 s), or "
     "stopped being.",
     ["edge"],
 )
