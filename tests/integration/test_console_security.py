@@ -279,7 +279,7 @@ async def test_an_altered_or_foreign_cookie_is_not_a_session(web: AsyncTestClien
         use_cookie(web, junk)
         assert to_sign_in(await web.get("/console/agents"), "/console/agents"), junk[:20]
     other = Sessions("another-secret-of-32-characters-long!!", 3600)
-    foreign = other.signed_in(other.new(), TOKEN, None)
+    foreign = other.signed_in(TOKEN, None)
     use_cookie(web, other.seal(foreign))
     assert to_sign_in(await web.get("/console/agents"), "/console/agents")
     answer = await web.post(
