@@ -251,7 +251,7 @@ def create_app(
         ],
         exception_handlers=errors.HANDLERS,
         middleware=[
-            admission.middleware(gate),
+            *([admission.middleware(gate)] if gate is not None else []),
             *([tracing.asgi_middleware] if traced else []),
             observe.middleware,
             http.options,

@@ -228,12 +228,13 @@ def _answer(detail: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return start, {"type": "http.response.body", "body": body, "more_body": False}
 
 
-def middleware(gate: Gate | None) -> type:
+def middleware(gate: Gate) -> type:
     """The app's outermost ASGI middleware (`create_app`): a refused request costs no request
     id, access log line, trace or latency sample (under overload those would cost as much as
     the refusal itself). It is counted in `brain_admission_shed_total`, and each process logs
-    how many it refused, at most every LOG_EVERY seconds. `gate` None: admission control off."""
-    answers = {} if gate is None else {  # REASONS
+    how many it refused, at most every LOG_EVERY seconds. With admission control off
+    (BRAIN_MAX_IN_FLIGHT=0) `create_app` leaves it out of the stack."""
+    answers = {  # REASONS
         "waited": _answer(
             f"the service is at capacity: this request waited {gate.max_wait * 1000:g} ms "
             f"without starting; retry after {RETRY_AFTER_SECONDS} s"
@@ -252,7 +253,7 @@ def middleware(gate: Gate | None) -> type:
         if now - refused_since["logged"] >= LOG_EVERY:
             log.warning(
                 "shedding load: %d requests refused in the last %.0f s (limit %d in flight)",
-                refused_since["count"], now - refused_since["logged"], gate.limit if gate else 0,
+                refused_since["count"], now - refused_since["logged"], gate.limit,
             )  # fmt: skip
             refused_since.update(count=0, logged=now)
 
@@ -261,7 +262,7 @@ def middleware(gate: Gate | None) -> type:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if gate is None or scope["type"] != ScopeType.HTTP or exempt(scope):
+            if scope["type"] != ScopeType.HTTP or exempt(scope):
                 await self.app(scope, receive, send)
                 return
             refused = await gate.enter()
