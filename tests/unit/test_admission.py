@@ -1,6 +1,7 @@
 """Admission control's gate (kit.admission.Gate): places, the line, the limit that follows the
 event loop's delay, and what is let through uncounted. The loop's delay is fed in as
-measurements (`measured`), as the gate's own 5 ms timer feeds it in a service."""
+measurements (`measured`), as the gate's own timer feeds it in a service (every TICK while the
+process has requests)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from brain.kit import admission, loopback
 from brain.kit.admission import (
     BURST_WAIT,
     CEILING_FACTOR,
+    IDLE_AFTER,
     INTERVAL,
     OVERLOAD_AFTER,
     TARGET_DELAY,
@@ -131,6 +133,48 @@ def test_an_overload_is_a_standing_delay_not_a_burst() -> None:
     assert gate.overloaded
     feed(gate, now, OVERLOAD_AFTER, FAST)
     assert not gate.overloaded
+
+
+def test_a_process_without_requests_is_not_overloaded() -> None:
+    gate = admission.Gate(32, max_wait=0.02)
+    feed(gate, 0.0, OVERLOAD_AFTER + 0.1, SLOW)
+    assert gate.overloaded
+    gate.rest()  # IDLE_AFTER without a request
+    assert not gate.overloaded and gate.delay == 0.0
+
+
+async def test_the_timer_runs_while_there_are_requests_and_rests_without() -> None:
+    """An idle process is not woken every TICK: the timer stops IDLE_AFTER after the last
+    request, and the next request starts it again."""
+    gate = admission.Gate(MIN_LIMIT, max_wait=0.02)
+    ticks = 0
+    measured = gate.measured
+
+    def counted(now: float, delay: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        measured(now, delay)
+
+    gate.measured = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    watching = asyncio.create_task(gate.watch(stop))
+    assert await gate.enter() is None
+    await asyncio.sleep(IDLE_AFTER + 0.3)  # a request in flight all along: measured
+    assert gate._timer is not None and ticks >= 0.5 * IDLE_AFTER / TICK
+    gate.leave()
+    await asyncio.sleep(IDLE_AFTER + 0.3)
+    assert gate._timer is None  # resting
+    rested = ticks
+    await asyncio.sleep(0.2)
+    assert ticks == rested
+    assert await gate.enter() is None  # a request: measured again
+    assert gate._timer is not None
+    await asyncio.sleep(0.1)
+    assert ticks > rested
+    gate.leave()
+    stop.set()
+    await watching
+    assert gate._timer is None
 
 
 async def test_a_limit_grown_in_a_burst_drops_back_to_the_floor_while_overloaded() -> None:

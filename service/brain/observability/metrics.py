@@ -109,8 +109,8 @@ ADMISSION_WAIT = Histogram(
 )
 ADMISSION_DELAY = Histogram(
     "brain_event_loop_delay_seconds",
-    "How late the event loop runs what is due, measured every 5 ms: what admission control's "
-    "limit follows.",
+    "How late the event loop runs what is due, measured every 10 ms while the process has "
+    "requests: what admission control's limit follows.",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
 )
 ADMISSION_OVERLOADS = Counter(
