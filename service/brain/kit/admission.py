@@ -17,8 +17,8 @@ overload keeps it delayed. Each process:
   a handful in flight: Little's law); more at once on a busy CPU would only all be slower.
 - **is overloaded** when the loop's delay (a moving average over about 50 ms) has stayed above
   `TARGET_DELAY` (10 ms) for `OVERLOAD_AFTER` (1 s), and is no longer once it has stayed under
-  half of that as long, or once it has had no request for `IDLE_AFTER` (1 s). A burst, such as 150 stores arriving at once, is over before that and
-  is served.
+  half of that as long, or once it has had no request for `IDLE_AFTER` (1 s). A burst, such
+  as 150 stores arriving at once, is over before that and is served.
 - **lets a request that finds the limit reached wait**, first come first served, for a place (a
   request that ends hands its place straight to the oldest one waiting): while overloaded, for
   at most `BRAIN_MAX_QUEUE_MS` (20); otherwise for up to `BURST_WAIT` (1 s). Still waiting
