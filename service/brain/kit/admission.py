@@ -119,12 +119,11 @@ class Gate:
         TARGET_DELAY when not overloaded, under half of it when overloaded."""
         self.overloaded = False
         self.lowered = 0.0
-        self.entered = 0
-        """Requests that came to the gate (how the timer knows the process is still busy)."""
+        self._arrived = False
+        """A request came since the timer's last tick (how it knows the process is busy)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop measured, while `watch` runs."""
         self._timer: asyncio.TimerHandle | None = None
-        self._seen = 0
         self._busy_at = 0.0
         metrics.ADMISSION_LIMIT.set(self.limit)
         for reason in REASONS:  # each series exists from the start, for rate() and alerts
@@ -132,7 +131,7 @@ class Gate:
 
     async def enter(self) -> str | None:
         """None once admitted (then `leave` when done); else why not: `queue_full`, `waited`."""
-        self.entered += 1
+        self._arrived = True
         if self._timer is None and self._loop is not None:
             self._arm(self._loop.time())
         while self.waiting and self.waiting[0].done():  # expired, or their client went away
@@ -236,8 +235,8 @@ class Gate:
         assert self._loop is not None
         now = self._loop.time()
         self.measured(now, max(0.0, now - planned))
-        if self.running or self.waiting or self.entered != self._seen:
-            self._seen, self._busy_at = self.entered, now
+        if self.running or self.waiting or self._arrived:
+            self._arrived, self._busy_at = False, now
         elif now - self._busy_at >= IDLE_AFTER:
             self._timer = None
             self.rest()
