@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -265,6 +266,25 @@ def create_app(
     )
 
 
+def freeze_heap(_: Litestar | None = None) -> None:
+    """Once a served process has started: collect, then move every object left (modules,
+    classes, routes, schemas: about 160k in a worker) into the collector's permanent generation.
+
+    CPython's full collection scans every tracked object; with the start-up heap in it, each one
+    paused a worker for 80-220 ms under load, and the workers of `brain serve`, allocating at the
+    same rate, paused together: every request in flight waited, a p95 over 100 ms in a 20 s run
+    (the CI gate). Frozen, the start-up heap is never scanned again and a full collection scans
+    only what the process made since. Frozen objects are still freed when their count of
+    references drops to zero; a cycle among them would be kept, but the start-up heap lives as
+    long as the process. Not done by `create_app`: a test process builds many apps and must
+    collect the ones it is done with."""
+    gc.collect()
+    gc.freeze()
+
+
 def from_env() -> Litestar:
-    """ASGI factory for `uvicorn --factory brain.app:from_env` (used by `brain serve`)."""
-    return create_app(Settings.from_env())
+    """ASGI factory for `uvicorn --factory brain.app:from_env` (used by `brain serve`): the
+    heap is frozen once the app has started (`freeze_heap`)."""
+    app = create_app(Settings.from_env())
+    app.on_startup.append(freeze_heap)
+    return app
