@@ -55,8 +55,8 @@ async def count(client: AsyncTestClient) -> int:
 
 async def test_a_refused_write_did_nothing_and_says_when_to_retry(tight: AsyncTestClient) -> None:
     gate: admission.Gate = tight.app.state.gate
+    overloaded(gate)  # its limit down to the floor
     taken = await take_every_place(gate)
-    overloaded(gate)
     loop = asyncio.get_running_loop()
     started = loop.time()
     refused = await tight.post("/v1/memories", json=MEMORY, headers={"Idempotency-Key": "k1"})
@@ -90,10 +90,10 @@ async def test_the_console_and_mcp_inner_requests_need_no_second_place(
     """A console page or an MCP call takes one place; its API requests inside the service take
     none (with every other place taken, they would wait for the request that waits for them)."""
     gate: admission.Gate = tight.app.state.gate
+    overloaded(gate)  # nobody may wait long for a place
     taken = await take_every_place(gate)
     gate.leave()  # one place left: each request below takes it in turn
     taken -= 1
-    overloaded(gate)  # nobody may wait long for a place
     form = await tight.get("/console/login")
     csrf = re.search(r'name="_csrf" value="([^"]+)"', form.text)
     assert csrf is not None

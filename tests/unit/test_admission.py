@@ -177,7 +177,7 @@ async def test_the_timer_runs_while_there_are_requests_and_rests_without() -> No
     assert gate._timer is None
 
 
-async def test_a_limit_grown_in_a_burst_drops_back_to_the_floor_while_overloaded() -> None:
+async def test_a_limit_grown_in_a_burst_drops_to_the_floor_while_overloaded() -> None:
     gate = admission.Gate(MIN_LIMIT, max_wait=5.0)
     for _ in range(MIN_LIMIT):
         assert await gate.enter() is None
@@ -192,10 +192,45 @@ async def test_a_limit_grown_in_a_burst_drops_back_to_the_floor_while_overloaded
     now = feed(gate, now, INTERVAL * 1.5, SLOW)
     assert gate.limit < grown
     feed(gate, now, 5.0, SLOW)
-    assert gate.limit == MIN_LIMIT  # the floor: BRAIN_MAX_IN_FLIGHT
+    assert gate.limit == gate.floor == MIN_LIMIT // CEILING_FACTOR  # an eighth of the base
     for _ in range(MIN_LIMIT + 40):
         gate.leave()
     assert gate.running == 0
+
+
+async def test_while_overloaded_the_limit_follows_the_delay_and_is_back_at_the_base_after() -> None:
+    """Under the floor of a CPU shared with others the limit keeps the loop's delay at the
+    target: down while it is above, up by one a step while under half of it with requests
+    waiting; once the overload ends, the base's places are open again, to those waiting."""
+    base = 32
+    gate = admission.Gate(base, max_wait=5.0)
+    now = feed(gate, 0.0, OVERLOAD_AFTER + 3.0, SLOW)
+    assert gate.overloaded and gate.limit == gate.floor == base // CEILING_FACTOR
+    for _ in range(gate.limit):
+        assert await gate.enter() is None
+    line = [asyncio.create_task(gate.enter()) for _ in range(30)]
+    await asyncio.sleep(0)
+    # The delay is down to the target's half, requests wait: one more place every INTERVAL.
+    now = feed(gate, now, 0.3, TARGET_DELAY / 4)
+    assert gate.overloaded
+    assert gate.floor + 2 <= gate.limit <= gate.floor + 3
+    assert gate.running == gate.limit
+    raised = gate.limit
+    now = feed(gate, now, INTERVAL * 1.5, SLOW)  # and down again once the delay is back up
+    assert gate.limit < raised
+    feed(gate, now, OVERLOAD_AFTER + 0.3, FAST)  # the overload ends: the base, at least
+    assert not gate.overloaded
+    assert gate.limit >= base
+    assert [await task for task in line] == [None] * 30  # (and more than the base: a burst)
+    assert gate.running == gate.floor + 30
+
+
+async def test_a_process_that_rests_is_back_at_the_base() -> None:
+    gate = admission.Gate(32, max_wait=0.02)
+    feed(gate, 0.0, OVERLOAD_AFTER + 3.0, SLOW)
+    assert gate.limit == gate.floor
+    gate.rest()
+    assert gate.limit == 32
 
 
 async def test_the_limit_grows_when_requests_wait_and_the_loop_keeps_up() -> None:

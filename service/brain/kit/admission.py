@@ -9,12 +9,17 @@ an overload, as CoDel does for a router's queue: a burst delays the loop for a m
 overload keeps it delayed. Each process:
 
 - **runs at most `limit` requests at once.** It starts at `BRAIN_MAX_IN_FLIGHT` (32), its
-  floor, and may grow to `CEILING_FACTOR` (8) times that: while requests wait for a place and
+  base, and may grow to `CEILING_FACTOR` (8) times that: while requests wait for a place and
   the loop is not delayed (its moving average under half of `TARGET_DELAY`: they wait on
-  PostgreSQL or Redis, not on the CPU), by a quarter every tick; while the process is
-  overloaded, it drops back by a quarter every `INTERVAL` (100 ms). The floor is more than one
-  process needs at full speed (a few hundred requests a second at a few milliseconds each keep
-  a handful in flight: Little's law); more at once on a busy CPU would only all be slower.
+  PostgreSQL or Redis, not on the CPU), by a quarter every tick. While the process is
+  overloaded, the limit keeps the loop's delay at the target, every `INTERVAL` (100 ms): down
+  by a quarter while the delay is above `TARGET_DELAY`, to as low as an eighth of the base
+  (its floor, 4), and up by one while it is under half of it with requests waiting; once the
+  overload ends it is back at the base at least. The base is more than one process needs at
+  full speed (a few hundred requests a second at a few milliseconds each keep a handful in
+  flight: Little's law); on a CPU the process shares with others (PostgreSQL, the other
+  workers, on one core), a handful is all it can run at once without every one of them
+  being slower.
 - **is overloaded** when the loop's delay (a moving average over about 50 ms) has stayed above
   `TARGET_DELAY` (10 ms) for `OVERLOAD_AFTER` (1 s), and is no longer once it has stayed under
   half of that as long, or once it has had no request for `IDLE_AFTER` (1 s). A burst, such
@@ -102,11 +107,13 @@ def exempt(scope: Scope) -> bool:
 
 class Gate:
     """One process's admission: at most `limit` requests at once (between `floor` and
-    `ceiling`), as many as `ceiling` more waiting, each for at most `max_wait` seconds."""
+    `ceiling`, starting at `base`), as many as `ceiling` more waiting, each for at most
+    `max_wait` seconds."""
 
-    def __init__(self, floor: int, max_wait: float) -> None:
-        self.floor = self.limit = floor
-        self.ceiling = floor * CEILING_FACTOR
+    def __init__(self, base: int, max_wait: float) -> None:
+        self.base = self.limit = base
+        self.floor = max(1, base // CEILING_FACTOR)
+        self.ceiling = base * CEILING_FACTOR
         self.max_wait = max_wait
         self.running = 0
         self.waiting: collections.deque[asyncio.Future[bool]] = collections.deque()
@@ -118,7 +125,8 @@ class Gate:
         """Since when (loop time) the average has been across the edge of the state: above
         TARGET_DELAY when not overloaded, under half of it when overloaded."""
         self.overloaded = False
-        self.lowered = 0.0
+        self.adjusted = 0.0
+        """When (loop time) the limit last changed while overloaded."""
         self._arrived = False
         """A request came since the timer's last tick (how it knows the process is busy)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,20 +205,31 @@ class Gate:
             self.delayed_since = None
             edge = "started" if self.overloaded else "ended"
             metrics.labelled(metrics.ADMISSION_OVERLOADS, edge).inc()
-        before = self.limit
+            if not self.overloaded:
+                self._set_limit(max(self.limit, self.base))
         if self.overloaded:
-            if now - self.lowered >= INTERVAL and self.delay > TARGET_DELAY:
-                self.limit = max(self.floor, self.limit - max(1, self.limit // 4))
-                self.lowered = now
+            if now - self.adjusted >= INTERVAL:
+                if self.delay > TARGET_DELAY:
+                    self._set_limit(max(self.floor, self.limit - max(1, self.limit // 4)))
+                    self.adjusted = now
+                elif self.delay <= TARGET_DELAY / 2 and self.waiting:
+                    self._set_limit(min(self.ceiling, self.limit + 1))
+                    self.adjusted = now
         elif self.delay <= TARGET_DELAY / 2 and self.waiting and self.limit < self.ceiling:
-            self.limit = min(self.ceiling, self.limit + max(1, self.limit // 4))
-            while self.running < self.limit and self.waiting:
-                waiter = self.waiting.popleft()
-                if not waiter.done():
-                    waiter.set_result(True)
-                    self.running += 1
-        if self.limit != before:
-            metrics.ADMISSION_LIMIT.set(self.limit)
+            self._set_limit(min(self.ceiling, self.limit + max(1, self.limit // 4)))
+
+    def _set_limit(self, limit: int) -> None:
+        """The limit is now `limit`: places it added go to those waiting, oldest first (places
+        it took away are taken back as requests end, `leave`)."""
+        if limit == self.limit:
+            return
+        self.limit = limit
+        while self.running < self.limit and self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                self.running += 1
+        metrics.ADMISSION_LIMIT.set(self.limit)
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Measure the loop's delay every TICK while the process has requests, until `stop` is
@@ -249,6 +268,7 @@ class Gate:
         if self.overloaded:
             self.overloaded = False
             metrics.labelled(metrics.ADMISSION_OVERLOADS, "ended").inc()
+        self._set_limit(max(self.limit, self.base))
 
     def sample(self) -> None:
         metrics.ADMISSION_OVERLOADED.set(1 if self.overloaded else 0)
