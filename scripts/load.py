@@ -3,7 +3,9 @@
 Modes:
   full (default, `make load`): the mixed workload at 1000 req/s for 60 s, then a ramp of short
       mixed runs at rising rates that finds the highest rate whose p95 stays under 20 ms with no
-      failures and no dropped iterations; prints both.
+      failures and no dropped iterations; then the overload step on a fresh service with the
+      service and k6 on cores of their own (`split_cores`): its own ramp, then 2x the capacity
+      it found for 30 s, with admission control and without it; prints all three.
   --gate (CI): one short mixed run at a rate this machine sustains with a margin; a failing
       run is repeated on a fresh service, and the gate fails once two runs the host did not
       disturb have failed, or none passed in GATE_RUNS runs or GATE_BUDGET_S (`gate`); exits
@@ -41,7 +43,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.service import EmbeddedService
+from tests.support.service import EmbeddedService, on_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,15 +51,32 @@ LOAD = ROOT / "tests" / "load"
 
 
 @contextlib.contextmanager
-def service(workers: int, **env: str) -> Iterator[tuple[str, str]]:
+def service(workers: int, cores: set[int] | None = None, **env: str) -> Iterator[tuple[str, str]]:
     """A `brain serve` on the embedded servers in a temporary data dir: (base URL, token). With
     the chart's default of no embedding model (BRAIN_EMBEDDINGS=none), as in production; stores
-    with the local model are measured by make bench (its vectors part). `env`: more variables."""
-    with EmbeddedService(workers, env={"BRAIN_EMBEDDINGS": "none", **env}) as running:
+    with the local model are measured by make bench (its vectors part). `cores`: the cores it
+    and its servers run on; `env`: more variables."""
+    with EmbeddedService(workers, {"BRAIN_EMBEDDINGS": "none", **env}, cores) as running:
+        where = f", on cores {sorted(cores)}" if cores else ""
         print(
-            f"started brain serve --workers {workers} (BRAIN_DATA_DIR={running.data})", flush=True
+            f"started brain serve --workers {workers}{where} (BRAIN_DATA_DIR={running.data})",
+            flush=True,
         )
         yield running.url, running.token
+
+
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """The overload step's cores: the service (with its PostgreSQL and Redis) on one half, k6
+    on the other, as a load generator on a machine of its own would be; None with one core.
+
+    Sharing the cores, past capacity k6 and the service take CPU from each other: k6 needed
+    more than half a core at 1800/s, every process waited its turn for one (vmstat: 0 % idle,
+    6-7 runnable), and the latency measured was as much k6's as the service's."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    half = len(cores) // 2
+    return set(cores[:half]), set(cores[half:])
 
 
 def _cpu() -> tuple[float, float]:
@@ -145,8 +164,11 @@ def settle(base: str, token: str, timeout: float = 90.0) -> None:
     print(f"settled in {time.monotonic() - started:.0f} s (outbox backlog {backlog})", flush=True)
 
 
-def k6(script: str, base: str, token: str, out: Path, **env: object) -> tuple[int, dict]:
-    """Run one k6 script; returns (exit code, handleSummary's JSON of the run)."""
+def k6(
+    script: str, base: str, token: str, out: Path, cores: set[int] | None = None, **env: object
+) -> tuple[int, dict]:
+    """Run one k6 script (on `cores`, if given); returns (exit code, handleSummary's JSON of
+    the run)."""
     name = str(env.get("name", Path(script).stem))
     args = [str(BIN / "k6"), "run", "--quiet", "--no-usage-report"]
     settings = {"BASE": base, "TOKEN": token, "OUT_DIR": str(out), "NAME": name}
@@ -154,7 +176,8 @@ def k6(script: str, base: str, token: str, out: Path, **env: object) -> tuple[in
     for k, v in settings.items():
         args += ["-e", f"{k}={v}"]
     args.append(str(LOAD / script))
-    rc = subprocess.run(args, cwd=ROOT, check=False).returncode
+    pin = None if cores is None else on_cores(cores)
+    rc = subprocess.run(args, cwd=ROOT, check=False, preexec_fn=pin).returncode
     try:
         summary = json.loads((out / f"{name}.json").read_text())
     except (OSError, ValueError):
@@ -224,14 +247,22 @@ def seed(base: str, token: str, out: Path) -> str:
     )
 
 
-def ramp(base: str, token: str, out: Path, a: argparse.Namespace) -> tuple[int, list[str]]:
-    """Rising rates, one short run each; stop at the first that breaches a threshold."""
+def ramp(
+    base: str,
+    token: str,
+    out: Path,
+    a: argparse.Namespace,
+    cores: set[int] | None = None,
+    name: str = "ramp",
+) -> tuple[int, list[str]]:
+    """Rising rates, one short run each (k6 on `cores`); stop at the first that breaches a
+    threshold."""  # fmt: skip
     duration = f"{a.ramp_step_seconds}s"
 
     def step(rate: int) -> tuple[bool, str]:
         rc, summary = k6(
-            "mixed.js", base, token, out, name=f"ramp-{rate}", rate=rate, duration=duration,
-            warmup=f"{a.ramp_warmup}s", p95_ms=a.p95_ms,
+            "mixed.js", base, token, out, cores, name=f"{name}-{rate}", rate=rate,
+            duration=duration, warmup=f"{a.ramp_warmup}s", p95_ms=a.p95_ms,
         )  # fmt: skip
         if rc not in (0, 99):
             raise SystemExit(f"k6 failed to run (exit {rc})")
@@ -303,11 +334,14 @@ def overload_figures(summary: dict, seconds_of: dict[str, float]) -> Overload:
     return Overload(phases, recovery)
 
 
-def overload(base: str, token: str, out: Path, capacity: int, label: str) -> Overload:
-    """The step load: half the capacity, twice it for 30 s, half again for 30 s."""
+def overload(
+    base: str, token: str, out: Path, capacity: int, label: str, cores: set[int] | None = None
+) -> Overload:
+    """The step load (k6 on `cores`): half the capacity, twice it for 30 s, half again for
+    30 s."""
     lengths = {"before": 10.0, "overload": 30.0, "after": 30.0}
     rc, summary = k6(
-        "overload.js", base, token, out, name=f"overload-{label}", capacity=capacity,
+        "overload.js", base, token, out, cores, name=f"overload-{label}", capacity=capacity,
         refusals=1, before_seconds=10, overload_seconds=30, after_seconds=30,
     )  # fmt: skip
     if rc not in (0, 99):
@@ -493,11 +527,12 @@ def main() -> int:
     p.add_argument("--no-seed", action="store_true", help="skip the original design's scenario")
     p.add_argument(
         "--no-overload", action="store_true",
-        help="skip the overload step (2x the ramp's capacity), with and without admission control",
+        help="skip the overload step (its ramp, then 2x the capacity it found, with and without "
+        "admission control, the service and k6 on cores of their own)",
     )  # fmt: skip
     p.add_argument(
         "--capacity", type=int,
-        help="the overload step's capacity (default: what the ramp found); with --no-ramp",
+        help="the overload step's capacity (default: what its own ramp finds, split_cores)",
     )  # fmt: skip
     p.add_argument("--seed-only", action="store_true", help="run only the original's scenario")
     a = p.parse_args()
@@ -542,16 +577,30 @@ def main() -> int:
         best, lines = (0, []) if a.no_ramp else ramp(base, token, out, a)
         capacity = a.capacity or best
         runs: dict[str, Overload] = {}
-        if not a.no_overload and capacity:
+        if not a.no_overload and capacity and base_given:  # the service given, as it runs
             settle(base, token)
             runs["admission on"] = overload(base, token, out, capacity, "on")
         if not a.no_seed:
             settle(base, token)
             seed_line = seed(base, token, out)
-    if runs and not base_given:
-        with service(a.workers, **ADMISSION_OFF) as (off_base, off_token):
+    split, split_lines = split_cores(), []
+    if not a.no_overload and not base_given:
+        # On cores of its own (split_cores): its own ramp, then the step with admission control
+        # and the same step on a fresh service without it.
+        service_cores, load_cores = split or (None, None)
+        with service(a.workers, service_cores) as (on_base, on_token):
             quiet()
-            runs["admission off"] = overload(off_base, off_token, out, capacity, "off")
+            if not a.capacity:
+                capacity, split_lines = ramp(on_base, on_token, out, a, load_cores, "split-ramp")
+                settle(on_base, on_token)
+            if capacity:
+                runs["admission on"] = overload(on_base, on_token, out, capacity, "on", load_cores)
+        if capacity:
+            with service(a.workers, service_cores, **ADMISSION_OFF) as (off_base, off_token):
+                quiet()
+                runs["admission off"] = overload(
+                    off_base, off_token, out, capacity, "off", load_cores
+                )
 
     print("\n== make load")
     print(main_line)
@@ -559,6 +608,14 @@ def main() -> int:
         print(f"ramp ({a.ramp_step_seconds} s per rate, p95 < {a.p95_ms:g} ms, no failures):")
         print("\n".join(lines))
         print(f"highest passing rate: {best}/s" if best else "no rate passed")
+    if split_lines:
+        assert split is not None
+        print(
+            f"ramp with the service on cores {sorted(split[0])} and k6 on {sorted(split[1])} "
+            "(split_cores), for the overload step:"
+        )
+        print("\n".join(split_lines))
+        print(f"highest passing rate: {capacity}/s" if capacity else "no rate passed")
     if runs:
         print("\n".join(describe_overload(capacity, runs)))
     if not a.no_seed:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -21,8 +22,14 @@ from brain import embedded
 from tests.support.api import repo_root
 
 
+def on_cores(cores: set[int]) -> Callable[[], None]:
+    """A `preexec_fn` that keeps the child (and what it starts) on `cores`."""
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 class Service:
-    """`brain serve --workers N` with `env` added to this process's environment."""
+    """`brain serve --workers N` with `env` added to this process's environment; with `cores`,
+    it and every process it starts (workers, embedded servers) run on those cores only."""
 
     def __init__(
         self,
@@ -31,9 +38,11 @@ class Service:
         log: Path | None = None,
         *,
         host: str = "127.0.0.1",
+        cores: set[int] | None = None,
     ) -> None:
         self.env = {**os.environ, "BRAIN_LOG_FORMAT": "console", **env}
         self.workers = workers
+        self.cores = cores
         self.host = host
         self.port = embedded.free_port()
         self.log = log
@@ -55,6 +64,7 @@ class Service:
                 [sys.executable, "-m", "brain", "serve", "--host", self.host,
                  "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env, cwd=repo_root(), stdout=out, stderr=out,
+                preexec_fn=None if self.cores is None else on_cores(self.cores),
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -115,11 +125,13 @@ class EmbeddedService(Service):
     """`brain serve` on its embedded PostgreSQL and Redis, in a temporary data directory of its
     own (removed on exit); `token` is the admin token it generated."""
 
-    def __init__(self, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workers: int = 1, env: dict[str, str] | None = None, cores: set[int] | None = None
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="brain-serve-"))
         self.data = self.tmp / "data"  # created by brain serve, owned as PostgreSQL needs
         own = {"BRAIN_DATA_DIR": str(self.data), "BRAIN_LOG_LEVEL": "WARNING", **(env or {})}
-        super().__init__(own, workers, log=self.tmp / "serve.log")
+        super().__init__(own, workers, log=self.tmp / "serve.log", cores=cores)
         for name in ("BRAIN_DATABASE_URL", "BRAIN_REDIS_URL"):
             self.env.pop(name, None)
         if "BRAIN_ADMIN_TOKEN" not in own:
