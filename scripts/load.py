@@ -256,7 +256,7 @@ def ramp(
     name: str = "ramp",
 ) -> tuple[int, list[str]]:
     """Rising rates, one short run each (k6 on `cores`); stop at the first that breaches a
-    threshold."""  # fmt: skip
+    threshold."""
     duration = f"{a.ramp_step_seconds}s"
 
     def step(rate: int) -> tuple[bool, str]:
@@ -609,11 +609,12 @@ def main() -> int:
         print("\n".join(lines))
         print(f"highest passing rate: {best}/s" if best else "no rate passed")
     if split_lines:
-        assert split is not None
-        print(
-            f"ramp with the service on cores {sorted(split[0])} and k6 on {sorted(split[1])} "
-            "(split_cores), for the overload step:"
+        where = (
+            f"with the service on cores {sorted(split[0])} and k6 on {sorted(split[1])}"
+            if split
+            else "on this machine's one core"
         )
+        print(f"ramp {where} (split_cores), for the overload step:")
         print("\n".join(split_lines))
         print(f"highest passing rate: {capacity}/s" if capacity else "no rate passed")
     if runs:
