@@ -266,12 +266,12 @@ def create_app(
     )
 
 
-def freeze_heap(_: Litestar | None = None) -> None:
+def freeze_heap(_: Litestar) -> None:
     """Once a served process has started: collect, then move every object left (modules,
     classes, routes, schemas: about 160k in a worker) into the collector's permanent generation.
 
     CPython's full collection scans every tracked object; with the start-up heap in it, each one
-    paused a worker for 80-220 ms under load, and the workers of `brain serve`, allocating at the
+    paused a worker for 80-300 ms under load, and the workers of `brain serve`, allocating at the
     same rate, paused together: every request in flight waited, a p95 over 100 ms in a 20 s run
     (the CI gate). Frozen, the start-up heap is never scanned again and a full collection scans
     only what the process made since. Frozen objects are still freed when their count of
